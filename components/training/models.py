@@ -1,0 +1,85 @@
+"""Built-in architectures, picked by name in the training config.
+
+Each builder returns a Keras 3 model mapping `[B,H,W,C]` float images in
+[0,1] to class probabilities (softmax, or sigmoid for multilabel), the
+suite-wide output convention.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Tuple
+
+import keras
+
+from components.types import features
+from components.types.data_spec import DataSpecContent
+
+
+def _head(data_spec: DataSpecContent) -> keras.layers.Layer:
+    activation = "sigmoid" if data_spec.task == features.TASK_MULTILABEL else "softmax"
+    return keras.layers.Dense(data_spec.num_classes, activation=activation, name="probabilities")
+
+
+def small_cnn(data_spec: DataSpecContent, image_size: Tuple[int, int], width: int = 32) -> keras.Model:
+    """Two conv blocks and a dense layer: ~100k parameters at width 32 on 28x28."""
+    inputs = keras.Input(shape=(*image_size, data_spec.channels), name="image")
+    x = inputs
+    for multiplier in (1, 2):
+        x = keras.layers.Conv2D(width * multiplier, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+        x = keras.layers.Conv2D(width * multiplier, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(width * 4, activation="relu", name="embedding")(x)
+    x = keras.layers.Dropout(0.3)(x)
+    return keras.Model(inputs, _head(data_spec)(x), name="small_cnn")
+
+
+def _residual_block(x, filters: int, stride: int):
+    shortcut = x
+    y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+    y = keras.layers.BatchNormalization()(y)
+    y = keras.layers.ReLU()(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = keras.layers.BatchNormalization()(y)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
+        shortcut = keras.layers.BatchNormalization()(shortcut)
+    return keras.layers.ReLU()(keras.layers.Add()([y, shortcut]))
+
+
+def small_resnet(data_spec: DataSpecContent, image_size: Tuple[int, int], width: int = 16) -> keras.Model:
+    """A ResNet-8-style network (three stages of one basic block)."""
+    inputs = keras.Input(shape=(*image_size, data_spec.channels), name="image")
+    x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    for stage, multiplier in enumerate((1, 2, 4)):
+        x = _residual_block(x, width * multiplier, stride=1 if stage == 0 else 2)
+    x = keras.layers.GlobalAveragePooling2D(name="embedding")(x)
+    return keras.Model(inputs, _head(data_spec)(x), name="small_resnet")
+
+
+def tiny_cnn(data_spec: DataSpecContent, image_size: Tuple[int, int]) -> keras.Model:
+    """A few thousand parameters: for tests and distillation students."""
+    inputs = keras.Input(shape=(*image_size, data_spec.channels), name="image")
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="embedding")(x)
+    return keras.Model(inputs, _head(data_spec)(x), name="tiny_cnn")
+
+
+ARCHITECTURES: Dict[str, Callable[..., keras.Model]] = {
+    "small_cnn": small_cnn,
+    "small_resnet": small_resnet,
+    "tiny_cnn": tiny_cnn,
+}
+
+
+def build_architecture(name: str, data_spec: DataSpecContent, image_size: Tuple[int, int]) -> keras.Model:
+    if name not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {name!r}; built-in ones are {sorted(ARCHITECTURES)}.")
+    return ARCHITECTURES[name](data_spec, image_size)

@@ -1,0 +1,97 @@
+"""Training component: keys, config and ComponentSpec."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Tuple
+
+from tfx.types import component_spec, standard_artifacts
+
+from components.types import artifacts
+
+# Input keys.
+EXAMPLES_KEY = "examples"
+DATA_SPEC_KEY = "data_spec"
+AUGMENTATION_POLICY_KEY = "augmentation_policy"
+WARM_START_MODEL_KEY = "warm_start_model"
+# Output keys.
+MODEL_KEY = "model"
+# Exec property keys.
+CONFIG_KEY = "config"
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine", "step")
+DISTRIBUTIONS = ("auto", "default", "mirrored", "multi_worker")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """How to train. Either `architecture` (built-in name) or `module_file`.
+
+    Attributes:
+      image_size: (height, width) the images are resized to; default: the
+        largest image size in the DataSpec.
+      early_stopping_patience: epochs without eval-loss improvement before
+        stopping (best weights restored); 0 turns it off.
+      distribution: tf.distribute strategy; `auto` picks MirroredStrategy
+        when GPUs are visible, the default strategy otherwise.
+    """
+
+    architecture: str = "small_cnn"
+    module_file: Optional[str] = None
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    early_stopping_patience: int = 0
+    label_smoothing: float = 0.0
+    seed: int = 0
+    image_size: Optional[Tuple[int, int]] = None
+    distribution: str = "auto"
+    steps_per_epoch: Optional[int] = None
+    verbose: int = 2
+
+    def __post_init__(self):
+        if self.module_file is None and not self.architecture:
+            raise ValueError("TrainingConfig needs an architecture name or a module_file.")
+        if self.architecture and self.module_file is None:
+            from components.training.models import ARCHITECTURES
+
+            if self.architecture not in ARCHITECTURES:
+                raise ValueError(
+                    f"Unknown architecture {self.architecture!r}; built-in ones are {sorted(ARCHITECTURES)}."
+                )
+        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}.")
+        _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}.")
+        _check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}.")
+        _check(self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
+        _check(self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {self.schedule!r}.")
+        _check(
+            self.distribution in DISTRIBUTIONS,
+            f"distribution must be one of {DISTRIBUTIONS}, got {self.distribution!r}.",
+        )
+        _check(0.0 <= self.label_smoothing < 1.0, f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
+        _check(self.early_stopping_patience >= 0, "early_stopping_patience must be >= 0.")
+        if self.image_size is not None:
+            _check(
+                len(self.image_size) == 2 and all(int(v) > 0 for v in self.image_size),
+                f"image_size must be (height, width) > 0, got {self.image_size}.",
+            )
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+class TrainingSpec(component_spec.ComponentSpec):
+    PARAMETERS = {CONFIG_KEY: component_spec.ExecutionParameter(type=str)}
+    INPUTS = {
+        EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
+        DATA_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DataSpec),
+        AUGMENTATION_POLICY_KEY: component_spec.ChannelParameter(type=artifacts.AugmentationPolicy, optional=True),
+        WARM_START_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model, optional=True),
+    }
+    OUTPUTS = {MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}

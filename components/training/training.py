@@ -1,0 +1,99 @@
+"""Training a classifier on canonical examples, without TFX (the executor's math)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Dict, Optional, Tuple
+
+import keras
+import tensorflow as tf
+
+from components.training import models, module_file, trainer
+from components.training.spec import TrainingConfig
+from components.types import examples_io, features
+from components.types.data_spec import DataSpecContent
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_image_size(config: TrainingConfig, data_spec: DataSpecContent) -> Tuple[int, int]:
+    if config.image_size:
+        return (int(config.image_size[0]), int(config.image_size[1]))
+    return examples_io.default_image_size(data_spec)
+
+
+def model_builder(config: TrainingConfig, data_spec: DataSpecContent, image_size: Tuple[int, int]):
+    """A zero-argument builder (called inside the strategy scope)."""
+    if config.module_file:
+        return lambda: module_file.build_model_from_module_file(config.module_file, data_spec, image_size)
+    return lambda: models.build_architecture(config.architecture, data_spec, image_size)
+
+
+def labeled_dataset(
+    examples_uri: str,
+    split: str,
+    data_spec: DataSpecContent,
+    config: TrainingConfig,
+    image_size: Tuple[int, int],
+    training: bool,
+) -> tf.data.Dataset:
+    """Batched `(images, one-hot targets)`; training batches are shuffled with the config seed."""
+    dataset = examples_io.load_split(
+        examples_uri,
+        split,
+        data_spec,
+        batch_size=config.batch_size,
+        image_size=image_size,
+        shuffle=training,
+        seed=config.seed,
+        repeat=training and config.steps_per_epoch is not None,
+    )
+    return trainer.one_hot_labels(dataset, data_spec.task, data_spec.num_classes)
+
+
+def train_classifier(
+    examples_uri: str,
+    data_spec: DataSpecContent,
+    config: TrainingConfig,
+    augmentation: Optional[keras.layers.Layer] = None,
+    warm_start: Optional[keras.Model] = None,
+) -> Tuple[keras.Model, Dict[str, list], Dict[str, float]]:
+    """Trains on `train`, validates on `eval`; returns (bare model, history, eval metrics)."""
+    if data_spec.task not in (features.TASK_CLASSIFICATION, features.TASK_MULTILABEL):
+        raise ValueError(f"The training component trains classifiers; this DataSpec's task is {data_spec.task!r}.")
+    keras.utils.set_random_seed(config.seed)  # Before the datasets: tf.data shuffle reads the global seed.
+    image_size = resolve_image_size(config, data_spec)
+    train_dataset = labeled_dataset(examples_uri, features.TRAIN_SPLIT, data_spec, config, image_size, True)
+    eval_dataset = labeled_dataset(examples_uri, features.EVAL_SPLIT, data_spec, config, image_size, False)
+    build = model_builder(config, data_spec, image_size)
+    if warm_start is not None:
+        build = _warm_started(build, warm_start)
+    num_train = data_spec.split_count(features.TRAIN_SPLIT) or examples_io.count_records(
+        examples_uri, features.TRAIN_SPLIT
+    )
+    model, history = trainer.fit(build, train_dataset, eval_dataset, config, data_spec.task, num_train, augmentation)
+    metrics = {f"eval_{key}": value for key, value in trainer.evaluate(model, eval_dataset, data_spec.task).items()}
+    logger.info("training finished: %s", metrics)
+    return model, history, metrics
+
+
+def _warm_started(build, warm_start: keras.Model):
+    """Copies weights of layers whose names and shapes match (a pretrained backbone)."""
+
+    def build_and_copy():
+        model = build()
+        source = {layer.name: layer for layer in warm_start.layers}
+        copied = 0
+        for layer in model.layers:
+            match = source.get(layer.name)
+            if match is None or not layer.weights:
+                continue
+            if [w.shape for w in layer.weights] == [w.shape for w in match.weights]:
+                layer.set_weights(match.get_weights())
+                copied += 1
+        if copied == 0:
+            raise ValueError("Warm start model shares no layer (same name and shapes) with the model being trained.")
+        logger.info("warm start: copied weights of %d layers", copied)
+        return model
+
+    return build_and_copy
