@@ -88,3 +88,15 @@ def artifact_pair(tmp_path, split_sizes: Dict[str, int], **kwargs) -> Tuple["obj
     data_spec.uri = str(tmp_path / "data_spec")
     content = write_classification_examples(examples.uri, data_spec.uri, split_sizes, **kwargs)
     return examples, data_spec, content
+
+
+def write_image_folder(root: str, per_class: int = 24, num_classes: int = 3, size: int = 12, seed: int = 0) -> str:
+    """An image-folder dataset (one folder of PNGs per class) of the stripe patterns."""
+    rng = np.random.default_rng(seed)
+    for label in range(num_classes):
+        directory = os.path.join(root, f"class_{label}")
+        os.makedirs(directory, exist_ok=True)
+        for index in range(per_class):
+            image = class_image(label, num_classes, size, rng)
+            tf.io.write_file(os.path.join(directory, f"{index:03d}.png"), tf.io.encode_png(image))
+    return root

@@ -1,0 +1,101 @@
+"""`autofit`: run, compile, submit and inspect pipelines from a YAML config."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import List, Optional
+
+
+def _run(args) -> int:
+    from pipelines.config import load_config
+    from pipelines.runners import run_pipeline
+
+    config = load_config(args.config)
+    run_pipeline(config, runner=args.runner)
+    print(f"Run finished. ML Metadata: {config.metadata_path}; inspect with: autofit lineage {config.run_dir}")
+    return 0
+
+
+def _compile(args) -> int:
+    from pipelines.compile import compile_pipeline
+    from pipelines.config import load_config
+
+    config = load_config(args.config)
+    output = args.output or os.path.join(config.run_dir, f"{config.pipeline_name}-{args.target}.json")
+    compile_pipeline(config, output, target=args.target)
+    print(f"Compiled pipeline for {args.target}: {output} (image {config.image})")
+    return 0
+
+
+def _lineage(args) -> int:
+    from pipelines import lineage
+
+    graph = lineage.read_lineage(args.run_dir)
+    print(lineage.format_lineage(graph))
+    plot = args.plot or os.path.join(args.run_dir if os.path.isdir(args.run_dir) else ".", "lineage.png")
+    lineage.plot_lineage(graph, plot)
+    print(f"Lineage plot: {plot}")
+    return 0
+
+
+def _demo(args) -> int:
+    from pipelines import demo
+
+    demo.main(["--run-dir", args.run_dir])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autofit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a pipeline locally (SQLite MLMD under run_dir)")
+    run.add_argument("--config", required=True)
+    run.add_argument("--runner", choices=("local", "beam"), default="local")
+    run.set_defaults(handler=_run)
+
+    compile_ = commands.add_parser("compile", help="compile to KFP IR JSON for Kubeflow or Vertex AI")
+    compile_.add_argument("--config", required=True)
+    compile_.add_argument("--target", choices=("kubeflow", "vertex"), default="kubeflow")
+    compile_.add_argument("--output", help="output JSON path (default: RUN_DIR/NAME-TARGET.json)")
+    compile_.set_defaults(handler=_compile)
+
+    lineage = commands.add_parser("lineage", help="print a run's DAG from ML Metadata and plot it")
+    lineage.add_argument("run_dir", help="run directory (or path to metadata.sqlite)")
+    lineage.add_argument("--plot", help="PNG path (default: RUN_DIR/lineage.png)")
+    lineage.set_defaults(handler=_lineage)
+
+    demo = commands.add_parser("demo", help="the MNIST-5k demo pipeline")
+    demo.add_argument("--run-dir", default="runs/demo")
+    demo.set_defaults(handler=_demo)
+
+    _add_optional_commands(commands)
+    return parser
+
+
+def _add_optional_commands(commands) -> None:
+    """Commands whose modules other packages provide (submission, previews)."""
+    try:
+        from pipelines import submit
+    except ImportError:  # pragma: no cover - submit ships with the package.
+        return
+    submit_parser = commands.add_parser("submit", help="submit to Kubeflow Pipelines or Vertex AI Pipelines")
+    submit.add_submit_arguments(submit_parser)
+    submit_parser.set_defaults(handler=submit.run_submit)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"autofit: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

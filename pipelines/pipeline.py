@@ -1,0 +1,66 @@
+"""The baseline pipeline as a pure function of the run configuration."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from tfx import v1 as tfx
+from tfx.dsl.components.base import base_node
+
+from components.data_translation.component import DataTranslation
+from components.data_translation.spec import TranslationConfig
+from components.evaluation.component import Evaluation
+from components.evaluation.spec import EvaluationConfig
+from components.training.component import Training
+from components.training.spec import TrainingConfig
+from components.types import config_json
+from pipelines.config import RunConfig
+
+
+def training_config(config: RunConfig) -> TrainingConfig:
+    """The training section, with the run-level distribution strategy folded in."""
+    raw = dict(config.training)
+    if config.distribution_strategy and "distribution" not in raw:
+        raw["distribution"] = config.distribution_strategy
+    return config_json.config_from_dict(TrainingConfig, raw)
+
+
+def create_components(config: RunConfig) -> List[base_node.BaseNode]:
+    """data translation -> training -> evaluation."""
+    translation = DataTranslation(config=TranslationConfig.from_dict(config.data))
+    training = Training(
+        examples=translation.outputs["examples"],
+        data_spec=translation.outputs["data_spec"],
+        config=training_config(config),
+    )
+    evaluation = Evaluation(
+        examples=translation.outputs["examples"],
+        data_spec=translation.outputs["data_spec"],
+        model=training.outputs["model"],
+        config=EvaluationConfig.from_dict(config.evaluation),
+    )
+    return [translation, training, evaluation]
+
+
+def create_pipeline(
+    config: RunConfig, with_local_metadata: bool = True, enable_cache: bool = False, components=None
+) -> tfx.dsl.Pipeline:
+    """A TFX pipeline for `config`.
+
+    Args:
+      with_local_metadata: SQLite MLMD under the run directory (local and
+        Beam runners); off when compiling for Kubeflow/Vertex, whose MLMD the
+        cluster provides.
+      components: override the component list (other pipeline factories).
+    """
+    metadata: Optional[object] = None
+    if with_local_metadata:
+        metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=list(components if components is not None else create_components(config)),
+        metadata_connection_config=metadata,
+        beam_pipeline_args=list(config.beam_pipeline_args),
+        enable_cache=enable_cache,
+    )

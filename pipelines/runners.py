@@ -1,0 +1,26 @@
+"""Runs a pipeline locally: LocalDagRunner, or BeamDagRunner on Beam's DirectRunner."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from tfx import v1 as tfx
+
+from pipelines.config import RunConfig
+from pipelines.pipeline import create_pipeline
+
+RUNNERS = ("local", "beam")
+
+
+def run_pipeline(config: RunConfig, runner: str = "local", pipeline=None) -> None:
+    """Runs the pipeline for `config` (or a given one) with SQLite MLMD under `config.run_dir`."""
+    if runner not in RUNNERS:
+        raise ValueError(f"Unknown runner {runner!r}; choose one of {RUNNERS}.")
+    os.makedirs(config.run_dir, exist_ok=True)
+    logging.getLogger().setLevel(logging.INFO)
+    pipeline = pipeline or create_pipeline(config)
+    if runner == "beam":
+        tfx.orchestration.experimental.BeamDagRunner().run(pipeline)
+    else:
+        tfx.orchestration.LocalDagRunner().run(pipeline)
