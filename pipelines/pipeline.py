@@ -17,6 +17,19 @@ from components.types import config_json
 from pipelines.config import RunConfig
 
 
+# Beam 2.74's DirectRunner first tries to download the Prism runner binary from the
+# internet; FnApiRunner is the engine DirectRunner uses for batch pipelines, offline.
+DEFAULT_LOCAL_BEAM_RUNNER = "--runner=FnApiRunner"
+
+
+def effective_beam_args(beam_pipeline_args) -> List[str]:
+    """The configured Beam args, with the offline local runner unless a runner is named."""
+    args = list(beam_pipeline_args or [])
+    if any(arg == "--runner" or arg.startswith("--runner=") for arg in args):
+        return args
+    return [DEFAULT_LOCAL_BEAM_RUNNER, *args]
+
+
 def training_config(config: RunConfig) -> TrainingConfig:
     """The training section, with the run-level distribution strategy folded in."""
     raw = dict(config.training)
@@ -61,6 +74,6 @@ def create_pipeline(
         pipeline_root=config.pipeline_root,
         components=list(components if components is not None else create_components(config)),
         metadata_connection_config=metadata,
-        beam_pipeline_args=list(config.beam_pipeline_args),
+        beam_pipeline_args=effective_beam_args(config.beam_pipeline_args),
         enable_cache=enable_cache,
     )

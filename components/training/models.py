@@ -26,10 +26,10 @@ def small_cnn(data_spec: DataSpecContent, image_size: Tuple[int, int], width: in
     x = inputs
     for multiplier in (1, 2):
         x = keras.layers.Conv2D(width * multiplier, 3, padding="same", use_bias=False)(x)
-        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = keras.layers.ReLU()(x)
         x = keras.layers.Conv2D(width * multiplier, 3, padding="same", use_bias=False)(x)
-        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = keras.layers.ReLU()(x)
         x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
@@ -41,13 +41,13 @@ def small_cnn(data_spec: DataSpecContent, image_size: Tuple[int, int], width: in
 def _residual_block(x, filters: int, stride: int):
     shortcut = x
     y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
-    y = keras.layers.BatchNormalization()(y)
+    y = keras.layers.BatchNormalization(momentum=0.9)(y)
     y = keras.layers.ReLU()(y)
     y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
-    y = keras.layers.BatchNormalization()(y)
+    y = keras.layers.BatchNormalization(momentum=0.9)(y)
     if stride != 1 or shortcut.shape[-1] != filters:
         shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut)
-        shortcut = keras.layers.BatchNormalization()(shortcut)
+        shortcut = keras.layers.BatchNormalization(momentum=0.9)(shortcut)
     return keras.layers.ReLU()(keras.layers.Add()([y, shortcut]))
 
 
@@ -55,7 +55,7 @@ def small_resnet(data_spec: DataSpecContent, image_size: Tuple[int, int], width:
     """A ResNet-8-style network (three stages of one basic block)."""
     inputs = keras.Input(shape=(*image_size, data_spec.channels), name="image")
     x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(inputs)
-    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.BatchNormalization(momentum=0.9)(x)
     x = keras.layers.ReLU()(x)
     for stage, multiplier in enumerate((1, 2, 4)):
         x = _residual_block(x, width * multiplier, stride=1 if stage == 0 else 2)

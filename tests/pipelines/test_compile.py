@@ -60,7 +60,7 @@ def test_beam_pipeline_args_reach_the_translation_executor_spec(tmp_path):
     deployment.Unpack(config)
     spec = executable_spec_pb2.BeamExecutableSpec()
     config.executor_specs["DataTranslation"].Unpack(spec)
-    assert list(spec.beam_pipeline_args) == BEAM_ARGS
+    assert list(spec.beam_pipeline_args) == ["--runner=FnApiRunner", *BEAM_ARGS]
     assert spec.python_executor_spec.class_path.endswith("data_translation.executor.Executor")
 
 
@@ -77,3 +77,11 @@ def test_cli_compile_writes_json(tmp_path, capsys):
     assert main(["compile", "--config", str(config_path), "--output", str(tmp_path / "c.json")]) == 0
     assert json.loads((tmp_path / "c.json").read_text())
     assert "Compiled pipeline for kubeflow" in capsys.readouterr().out
+
+
+def test_local_runner_default_is_offline_and_a_named_runner_is_kept():
+    from pipelines.pipeline import effective_beam_args
+
+    assert effective_beam_args([]) == ["--runner=FnApiRunner"]
+    dataflow = ["--runner=DataflowRunner", "--project=p"]
+    assert effective_beam_args(dataflow) == dataflow

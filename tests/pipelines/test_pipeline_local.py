@@ -106,3 +106,14 @@ def test_stock_statistics_gen_consumes_translated_examples(tmp_path):
     data_spec = lineage_lib.find_output(lineage, "DataTranslation", "data_spec")
     spec = json.load(open(os.path.join(data_spec.uri, "data_spec.json")))
     assert dataset.num_examples == spec["splits"]["train"]["count"]
+
+
+def test_beam_dag_runner_runs_the_pipeline_offline(tmp_path, caplog):
+    config = tiny_config(tmp_path, pipeline_name="beam")
+    with caplog.at_level("INFO"):
+        run_pipeline(config, runner="beam")
+    lineage = lineage_lib.read_lineage(config.run_dir)
+    assert [(node.component, node.state) for node in lineage.executions] == [
+        ("DataTranslation", "COMPLETE"), ("Training", "COMPLETE"), ("Evaluation", "COMPLETE"),
+    ]
+    assert "PrismRunner" not in caplog.text  # Beam's Prism runner would try to download a binary.
