@@ -42,3 +42,19 @@ bench: $(STAMP)
 
 clean:
 	rm -rf runs .pytest_cache
+
+# Container images (need a running container engine; none runs on CI).
+IMAGE ?= tfx-autofit
+IMAGE_VERSION := $(shell sed -n 's/^ *version="\([^"]*\)".*/\1/p' setup.py)
+DOCKER ?= docker
+IMAGE_BUILD = $(DOCKER) build --build-arg VERSION=$(IMAGE_VERSION) \
+	--build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
+	--build-arg SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0)
+
+image:
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "make image needs a running container engine ('$(DOCKER) info' failed)"; exit 1; }
+	$(IMAGE_BUILD) --build-arg TF_PACKAGE='tensorflow[and-cuda]' -t $(IMAGE):$(IMAGE_VERSION) .
+
+image-cpu:
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "make image-cpu needs a running container engine ('$(DOCKER) info' failed)"; exit 1; }
+	$(IMAGE_BUILD) --build-arg TF_PACKAGE=tensorflow -t $(IMAGE):$(IMAGE_VERSION)-cpu .

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from typing import List, Optional
 
 
@@ -72,22 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--run-dir", default="runs/demo")
     demo.set_defaults(handler=_demo)
 
-    _add_optional_commands(commands)
-    return parser
+    from pipelines import submit
 
-
-def _add_optional_commands(commands) -> None:
-    """Commands whose modules other packages provide (submission, previews)."""
-    try:
-        from pipelines import submit
-    except ImportError:  # pragma: no cover - submit ships with the package.
-        return
     submit_parser = commands.add_parser("submit", help="submit to Kubeflow Pipelines or Vertex AI Pipelines")
     submit.add_submit_arguments(submit_parser)
     submit_parser.set_defaults(handler=submit.run_submit)
+    return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    # google-api-core warns on every import that Python 3.10 support is ending; TFX 1.16 needs 3.10.
+    warnings.filterwarnings("ignore", message="You are using a non-supported Python version", category=FutureWarning)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:

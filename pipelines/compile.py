@@ -25,7 +25,7 @@ def compile_pipeline(config: RunConfig, output_path: str, target: str = "kubeflo
             f"Vertex AI Pipelines need a gs:// pipeline root; run_dir is {config.run_dir!r}. "
             "Set run_dir: gs://BUCKET/PATH in the config."
         )
-    pipeline = pipeline or create_pipeline(config, with_local_metadata=False)
+    pipeline = pipeline or create_pipeline(config, metadata_connection=None)
     directory = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(directory, exist_ok=True)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

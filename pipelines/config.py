@@ -57,7 +57,7 @@ class RunConfig:
 
     @property
     def metadata_path(self) -> str:
-        return os.path.join(self.run_dir, "metadata.sqlite")
+        return os.path.join(self.run_dir, "metadata.sqlite")  # pipelines.metadata.SQLITE_FILE_NAME
 
 
 def config_from_dict(raw: Dict[str, Any], base_dir: str = ".") -> RunConfig:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
@@ -15,6 +15,7 @@ from components.training.component import Training
 from components.training.spec import TrainingConfig
 from components.types import config_json
 from pipelines.config import RunConfig
+from pipelines.metadata import sqlite_connection
 
 
 # Beam 2.74's DirectRunner first tries to download the Prism runner binary from the
@@ -55,20 +56,23 @@ def create_components(config: RunConfig) -> List[base_node.BaseNode]:
     return [translation, training, evaluation]
 
 
+LOCAL_SQLITE = "sqlite"
+
+
 def create_pipeline(
-    config: RunConfig, with_local_metadata: bool = True, enable_cache: bool = False, components=None
+    config: RunConfig, metadata_connection=LOCAL_SQLITE, enable_cache: bool = False, components=None
 ) -> tfx.dsl.Pipeline:
     """A TFX pipeline for `config`.
 
     Args:
-      with_local_metadata: SQLite MLMD under the run directory (local and
-        Beam runners); off when compiling for Kubeflow/Vertex, whose MLMD the
-        cluster provides.
+      metadata_connection: an MLMD connection config; the default is SQLite
+        under the run directory; None when compiling for Kubeflow/Vertex,
+        whose MLMD the cluster provides.
       components: override the component list (other pipeline factories).
     """
-    metadata: Optional[object] = None
-    if with_local_metadata:
-        metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+    metadata = metadata_connection
+    if metadata_connection is LOCAL_SQLITE:
+        metadata = sqlite_connection(config.run_dir)
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,

@@ -8,18 +8,25 @@ import os
 from tfx import v1 as tfx
 
 from pipelines.config import RunConfig
+from pipelines.metadata import metadata_connection_from_env
 from pipelines.pipeline import create_pipeline, effective_beam_args
 
 RUNNERS = ("local", "beam")
 
 
-def run_pipeline(config: RunConfig, runner: str = "local", pipeline=None) -> None:
-    """Runs the pipeline for `config` (or a given one) with SQLite MLMD under `config.run_dir`."""
+def run_pipeline(config: RunConfig, runner: str = "local", pipeline=None, environ=os.environ) -> None:
+    """Runs the pipeline for `config` (or a given one).
+
+    ML Metadata goes to SQLite under `config.run_dir` unless AUTOFIT_MLMD_*
+    in `environ` name a cluster store (pipelines.metadata).
+    """
     if runner not in RUNNERS:
         raise ValueError(f"Unknown runner {runner!r}; choose one of {RUNNERS}.")
-    os.makedirs(config.run_dir, exist_ok=True)
+    if "://" not in config.run_dir:
+        os.makedirs(config.run_dir, exist_ok=True)
     logging.getLogger().setLevel(logging.INFO)
-    pipeline = pipeline or create_pipeline(config)
+    if pipeline is None:
+        pipeline = create_pipeline(config, metadata_connection=metadata_connection_from_env(config.run_dir, environ))
     if runner == "beam":
         from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
