@@ -14,21 +14,9 @@ from components.evaluation.spec import EvaluationConfig
 from components.training.component import Training
 from components.training.spec import TrainingConfig
 from components.types import config_json
+from components.types.beam_options import effective_beam_args
 from pipelines.config import RunConfig
 from pipelines.metadata import sqlite_connection
-
-
-# Beam 2.74's DirectRunner first tries to download the Prism runner binary from the
-# internet; FnApiRunner is the engine DirectRunner uses for batch pipelines, offline.
-DEFAULT_LOCAL_BEAM_RUNNER = "--runner=FnApiRunner"
-
-
-def effective_beam_args(beam_pipeline_args) -> List[str]:
-    """The configured Beam args, with the offline local runner unless a runner is named."""
-    args = list(beam_pipeline_args or [])
-    if any(arg == "--runner" or arg.startswith("--runner=") for arg in args):
-        return args
-    return [DEFAULT_LOCAL_BEAM_RUNNER, *args]
 
 
 def training_config(config: RunConfig) -> TrainingConfig:

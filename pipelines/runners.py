@@ -9,7 +9,8 @@ from tfx import v1 as tfx
 
 from pipelines.config import RunConfig
 from pipelines.metadata import metadata_connection_from_env
-from pipelines.pipeline import create_pipeline, effective_beam_args
+from components.types.beam_options import effective_beam_args
+from pipelines.pipeline import create_pipeline
 
 RUNNERS = ("local", "beam")
 

@@ -80,7 +80,7 @@ def test_cli_compile_writes_json(tmp_path, capsys):
 
 
 def test_local_runner_default_is_offline_and_a_named_runner_is_kept():
-    from pipelines.pipeline import effective_beam_args
+    from components.types.beam_options import effective_beam_args
 
     assert effective_beam_args([]) == ["--runner=FnApiRunner"]
     dataflow = ["--runner=DataflowRunner", "--project=p"]
