@@ -22,6 +22,7 @@ CONFIG_KEY = "config"
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "step")
 DISTRIBUTIONS = ("auto", "default", "mirrored", "multi_worker")
+CLASS_WEIGHTINGS = ("none", "balanced")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +36,17 @@ class TrainingConfig:
         stopping (best weights restored); 0 turns it off.
       distribution: tf.distribute strategy; `auto` picks MirroredStrategy
         when GPUs are visible, the default strategy otherwise.
+      label_smoothing: mass moved from the label to the uniform distribution
+        in the cross-entropy target.
+      mixup_alpha: mixup strength in [0, 1] (0 = off), the augment_ops
+        magnitude: each sample blends in a partner from its batch with a
+        weight drawn from U(0, alpha / 2), labels mixed alike (soft labels).
+      cutmix_alpha: cutmix strength in [0, 1] (0 = off): a partner patch of
+        up to alpha / 2 of the image area, labels mixed by the pasted share.
+        With both on, each sample gets one of the two (even odds).
+      class_weighting: `none`, or `balanced`: each class's loss is weighted
+        by N / (K * n_k) from the DataSpec's train counts, so rare classes
+        count as much as frequent ones.
     """
 
     architecture: str = "small_cnn"
@@ -52,6 +64,9 @@ class TrainingConfig:
     distribution: str = "auto"
     steps_per_epoch: Optional[int] = None
     verbose: int = 2
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    class_weighting: str = "none"
 
     def __post_init__(self):
         if self.module_file is None and not self.architecture:
@@ -74,6 +89,12 @@ class TrainingConfig:
         )
         _check(0.0 <= self.label_smoothing < 1.0, f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
         _check(self.early_stopping_patience >= 0, "early_stopping_patience must be >= 0.")
+        _check(0.0 <= self.mixup_alpha <= 1.0, f"mixup_alpha must be in [0, 1] (0 = off), got {self.mixup_alpha}.")
+        _check(0.0 <= self.cutmix_alpha <= 1.0, f"cutmix_alpha must be in [0, 1] (0 = off), got {self.cutmix_alpha}.")
+        _check(
+            self.class_weighting in CLASS_WEIGHTINGS,
+            f"class_weighting must be one of {CLASS_WEIGHTINGS}, got {self.class_weighting!r}.",
+        )
         if self.image_size is not None:
             _check(
                 len(self.image_size) == 2 and all(int(v) > 0 for v in self.image_size),

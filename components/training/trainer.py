@@ -1,16 +1,19 @@
 """The reusable training loop (training, distillation, noisy student, search).
 
 Labels enter as one-hot / soft targets `[B, K]` so label smoothing, mixup
-and pseudo-labels share one loss.
+and pseudo-labels share one loss. Per-step target work (mixup/cutmix soft
+labels, class weights, a teacher's predictions) happens inside the train
+step (`SoftTargetModel`), so it runs in-graph on the accelerator.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from components.training.spec import TrainingConfig
@@ -89,6 +92,118 @@ def with_augmentation(model: keras.Model, augmentation: Optional[keras.layers.La
     return keras.Model(inputs, model(augmentation(inputs)), name=f"{model.name}_scaffold")
 
 
+def balanced_class_weights(counts: Sequence[int]) -> List[float]:
+    """`N / (K * n_k)` per class, K counting classes present, so the mean weight per example is 1.
+
+    Classes without examples get weight 1 (they never occur in training).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    present = counts > 0
+    if not np.any(present):
+        raise ValueError("Balanced class weights need per-class training counts; all counts are zero.")
+    weights = np.ones_like(counts)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return [float(value) for value in weights]
+
+
+def per_sample_class_weights(targets: tf.Tensor, class_weights: tf.Tensor) -> tf.Tensor:
+    """Weight of each sample `[B]` from its (soft) targets `[B, K]` and class weights `[K]`.
+
+    A soft row gets its expected class weight (mixup of a rare and a common
+    class is weighted in between); a multi-hot row the mean over its labels;
+    an all-zero row (unlabeled) weight 1.
+    """
+    mass = tf.reduce_sum(targets, axis=-1)
+    weighted = tf.reduce_sum(targets * class_weights, axis=-1)
+    return tf.where(mass > 0, weighted / tf.maximum(mass, 1e-12), tf.ones_like(mass))
+
+
+def mix_batch(
+    images: tf.Tensor, targets: tf.Tensor, mixup_alpha: float, cutmix_alpha: float, seed: int, step
+) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Mixup and/or cutmix from augment_ops with soft labels, per sample, seeded by (seed, step).
+
+    Args:
+      images: `[B,H,W,C]` float in [0,1].
+      targets: `[B,K]` float one-hot or soft.
+      mixup_alpha, cutmix_alpha: op magnitudes in [0,1]; 0 turns an op off.
+        With both on, each sample takes one of the two with even odds.
+      step: int scalar (tensor) folded into the seed, so each batch draws anew
+        and the same (seed, step) gives the same batch.
+
+    Returns:
+      (mixed images `[B,H,W,C]`, mixed targets `[B,K]`).
+    """
+    from augment_ops import registry, seeds  # Only when mixing is on.
+
+    base = seeds.derive(seeds.as_seed(int(seed)), "soft_label_mixing", tf.cast(step, tf.int32))
+    batch = {"images": images, "labels": tf.cast(targets, images.dtype)}
+    batch_size = tf.shape(images)[0]
+    mixup_magnitude = tf.fill([batch_size], float(mixup_alpha))
+    cutmix_magnitude = tf.fill([batch_size], float(cutmix_alpha))
+    if mixup_alpha > 0 and cutmix_alpha > 0:
+        use_cutmix = seeds.bernoulli(seeds.derive(base, "choice"), tf.fill([batch_size], 0.5))
+        mixup_magnitude = tf.where(use_cutmix, 0.0, mixup_magnitude)
+        cutmix_magnitude = tf.where(use_cutmix, cutmix_magnitude, 0.0)
+    if mixup_alpha > 0:
+        batch = registry.apply_op("mixup", batch, mixup_magnitude, 1.0, seeds.derive(base, "mixup"))
+    if cutmix_alpha > 0:
+        batch = registry.apply_op("cutmix", batch, cutmix_magnitude, 1.0, seeds.derive(base, "cutmix"))
+    return batch["images"], tf.cast(batch["labels"], targets.dtype)
+
+
+TargetFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+class SoftTargetModel(keras.Model):
+    """Training wrapper: mixes each batch, weights classes and derives targets inside the step.
+
+    Order per training step: mixup/cutmix on (images, targets), class weights
+    from the mixed targets, then `target_fn(images, targets)` (e.g. appends a
+    teacher's predictions on the very images the student sees). Evaluation
+    steps apply only `target_fn`. The wrapped model holds all the weights;
+    the wrapper itself is never saved.
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
+        seed: int = 0,
+        class_weights: Optional[Sequence[float]] = None,
+        target_fn: Optional[TargetFn] = None,
+    ):
+        super().__init__(name=f"{model.name}_soft_targets")
+        self.inner = model
+        self.mixup_alpha = float(mixup_alpha)
+        self.cutmix_alpha = float(cutmix_alpha)
+        self.mixing_seed = int(seed)
+        self.class_weight_values = None if class_weights is None else [float(v) for v in class_weights]
+        self.target_fn = target_fn
+
+    def call(self, inputs, training=False):
+        return self.inner(inputs, training=training)
+
+    def train_step(self, data):
+        images, targets, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if self.mixup_alpha > 0 or self.cutmix_alpha > 0:
+            step = self.optimizer.iterations
+            images, targets = mix_batch(images, targets, self.mixup_alpha, self.cutmix_alpha, self.mixing_seed, step)
+        if self.class_weight_values is not None:
+            weights = per_sample_class_weights(targets, tf.constant(self.class_weight_values, targets.dtype))
+            sample_weight = weights if sample_weight is None else sample_weight * weights
+        if self.target_fn is not None:
+            targets = self.target_fn(images, targets)
+        return super().train_step((images, targets) if sample_weight is None else (images, targets, sample_weight))
+
+    def test_step(self, data):
+        images, targets, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if self.target_fn is not None:
+            targets = self.target_fn(images, targets)
+        return super().test_step((images, targets) if sample_weight is None else (images, targets, sample_weight))
+
+
 def fit(
     build_model: Callable[[], keras.Model],
     train_dataset: tf.data.Dataset,
@@ -100,6 +215,9 @@ def fit(
     loss: Optional[keras.losses.Loss] = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     log_prefix: str = "training",
+    class_weights: Optional[Sequence[float]] = None,
+    target_fn: Optional[TargetFn] = None,
+    metrics: Optional[Sequence] = None,
 ) -> tuple:
     """Trains a model built inside the distribution strategy's scope.
 
@@ -109,6 +227,14 @@ def fit(
         if `config.steps_per_epoch` is set.
       eval_dataset: batched like train_dataset, or None.
       num_train_examples: sets steps per epoch and the schedule length.
+      class_weights: `[K]` loss weight per class (see `balanced_class_weights`).
+      target_fn: `(images [B,H,W,C], targets [B,K]) -> targets` applied in
+        every train and eval step after mixing (distillation appends the
+        teacher's probabilities); `loss` and `metrics` must accept its output.
+      metrics: replaces the default metrics (accuracy).
+
+    `config.mixup_alpha` / `config.cutmix_alpha` mix each training batch
+    in-graph (see `mix_batch`).
 
     Returns:
       (bare_model, history dict of per-epoch lists).
@@ -119,10 +245,15 @@ def fit(
     with strategy.scope():
         bare_model = build_model()
         training_model = with_augmentation(bare_model, augmentation)
+        mixing = config.mixup_alpha > 0 or config.cutmix_alpha > 0
+        if mixing or class_weights is not None or target_fn is not None:
+            training_model = SoftTargetModel(
+                training_model, config.mixup_alpha, config.cutmix_alpha, config.seed, class_weights, target_fn
+            )
         training_model.compile(
             optimizer=make_optimizer(config, steps_per_epoch * config.epochs),
             loss=loss or make_loss(task, config.label_smoothing),
-            metrics=make_metrics(task),
+            metrics=list(metrics) if metrics is not None else make_metrics(task),
         )
     callbacks: List[keras.callbacks.Callback] = [ProgressLogger(config.epochs, log_prefix), *extra_callbacks]
     if config.early_stopping_patience and eval_dataset is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import keras
 import tensorflow as tf
@@ -51,6 +51,21 @@ def labeled_dataset(
     return trainer.one_hot_labels(dataset, data_spec.task, data_spec.num_classes)
 
 
+def class_weights_for(config: TrainingConfig, data_spec: DataSpecContent) -> Optional[List[float]]:
+    """Loss weights per class from the DataSpec's train counts (None when `class_weighting` is 'none')."""
+    if config.class_weighting == "none":
+        return None
+    counts = data_spec.class_counts(features.TRAIN_SPLIT)
+    if sum(counts) == 0:
+        raise ValueError(
+            f"class_weighting={config.class_weighting!r} needs per-class counts of the train split, "
+            "but the DataSpec has none (splits.train.per_class is empty)."
+        )
+    weights = trainer.balanced_class_weights(counts)
+    logger.info("class weights (%s): %s", config.class_weighting, dict(zip(data_spec.class_names, weights)))
+    return weights
+
+
 def train_classifier(
     examples_uri: str,
     data_spec: DataSpecContent,
@@ -71,7 +86,16 @@ def train_classifier(
     num_train = data_spec.split_count(features.TRAIN_SPLIT) or examples_io.count_records(
         examples_uri, features.TRAIN_SPLIT
     )
-    model, history = trainer.fit(build, train_dataset, eval_dataset, config, data_spec.task, num_train, augmentation)
+    model, history = trainer.fit(
+        build,
+        train_dataset,
+        eval_dataset,
+        config,
+        data_spec.task,
+        num_train,
+        augmentation,
+        class_weights=class_weights_for(config, data_spec),
+    )
     metrics = {f"eval_{key}": value for key, value in trainer.evaluate(model, eval_dataset, data_spec.task).items()}
     logger.info("training finished: %s", metrics)
     return model, history, metrics
