@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.types import standard_artifacts
+from tfx.types import channel_utils, standard_artifacts
 
 from components.training import executor, spec
 from components.types import config_json
@@ -33,14 +33,20 @@ class Training(base_component.BaseComponent):
         config: Union[spec.TrainingConfig, dict, str, None] = None,
         augmentation_policy: Optional[types.BaseChannel] = None,
         warm_start_model: Optional[types.BaseChannel] = None,
+        synthetic_examples: Union[types.BaseChannel, Sequence[types.BaseChannel], None] = None,
     ):
         config = config_json.coerce_config(spec.TrainingConfig, config)
+        if isinstance(synthetic_examples, (list, tuple)):  # Several generators: one union channel.
+            synthetic_examples = channel_utils.union(synthetic_examples) if synthetic_examples else None
+        if config.synthetic_ratio > 0 and synthetic_examples is None:
+            raise ValueError(f"synthetic_ratio={config.synthetic_ratio} needs a synthetic_examples input.")
         super().__init__(
             spec=spec.TrainingSpec(
                 examples=examples,
                 data_spec=data_spec,
                 augmentation_policy=augmentation_policy,
                 warm_start_model=warm_start_model,
+                synthetic_examples=synthetic_examples,
                 config=config_json.config_to_json(config),
                 model=types.Channel(type=standard_artifacts.Model),
             )

@@ -52,12 +52,15 @@ class Executor(base_executor.BaseExecutor):
         warm = optional_single(input_dict, spec.WARM_START_MODEL_KEY)
         warm_start = model_io.load_model(warm.uri) if warm else None
 
+        synthetic_uris = [artifact.uri for artifact in input_dict.get(spec.SYNTHETIC_EXAMPLES_KEY) or []]
         model, history, metrics = training.train_classifier(
-            examples.uri, data_spec, config, augmentation=augmentation, warm_start=warm_start
+            examples.uri, data_spec, config, augmentation=augmentation, warm_start=warm_start,
+            synthetic_uris=synthetic_uris,
         )
         model_artifact = artifact_utils.get_single_instance(output_dict[spec.MODEL_KEY])
         model_io.save_model_artifact(model, model_artifact.uri, history=history, metrics=metrics)
         model_io.record_metrics(model_artifact, metrics)
         model_artifact.set_string_custom_property("architecture", config.module_file or config.architecture)
         model_artifact.set_int_custom_property("epochs_trained", len(history.get("loss", [])))
+        model_artifact.set_float_custom_property("synthetic_ratio", config.synthetic_ratio if synthetic_uris else 0.0)
         logger.info("Model written to %s", model_artifact.uri)

@@ -14,6 +14,7 @@ EXAMPLES_KEY = "examples"
 DATA_SPEC_KEY = "data_spec"
 AUGMENTATION_POLICY_KEY = "augmentation_policy"
 WARM_START_MODEL_KEY = "warm_start_model"
+SYNTHETIC_EXAMPLES_KEY = "synthetic_examples"
 # Output keys.
 MODEL_KEY = "model"
 # Exec property keys.
@@ -36,6 +37,9 @@ class TrainingConfig:
         stopping (best weights restored); 0 turns it off.
       distribution: tf.distribute strategy; `auto` picks MirroredStrategy
         when GPUs are visible, the default strategy otherwise.
+      synthetic_ratio: synthetic examples per real example per epoch, drawn
+        afresh each epoch from the `synthetic_examples` input (its train
+        split only); 0 = real data only.
       label_smoothing: mass moved from the label to the uniform distribution
         in the cross-entropy target.
       mixup_alpha: mixup strength in [0, 1] (0 = off), the augment_ops
@@ -64,6 +68,7 @@ class TrainingConfig:
     distribution: str = "auto"
     steps_per_epoch: Optional[int] = None
     verbose: int = 2
+    synthetic_ratio: float = 0.0
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
     class_weighting: str = "none"
@@ -89,6 +94,7 @@ class TrainingConfig:
         )
         _check(0.0 <= self.label_smoothing < 1.0, f"label_smoothing must be in [0, 1), got {self.label_smoothing}.")
         _check(self.early_stopping_patience >= 0, "early_stopping_patience must be >= 0.")
+        _check(self.synthetic_ratio >= 0, f"synthetic_ratio must be >= 0, got {self.synthetic_ratio}.")
         _check(0.0 <= self.mixup_alpha <= 1.0, f"mixup_alpha must be in [0, 1] (0 = off), got {self.mixup_alpha}.")
         _check(0.0 <= self.cutmix_alpha <= 1.0, f"cutmix_alpha must be in [0, 1] (0 = off), got {self.cutmix_alpha}.")
         _check(
@@ -114,5 +120,6 @@ class TrainingSpec(component_spec.ComponentSpec):
         DATA_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DataSpec),
         AUGMENTATION_POLICY_KEY: component_spec.ChannelParameter(type=artifacts.AugmentationPolicy, optional=True),
         WARM_START_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model, optional=True),
+        SYNTHETIC_EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples, optional=True),
     }
     OUTPUTS = {MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import keras
 import tensorflow as tf
@@ -72,6 +72,7 @@ def train_classifier(
     config: TrainingConfig,
     augmentation: Optional[keras.layers.Layer] = None,
     warm_start: Optional[keras.Model] = None,
+    synthetic_uris: Sequence[str] = (),
 ) -> Tuple[keras.Model, Dict[str, list], Dict[str, float]]:
     """Trains on `train`, validates on `eval`; returns (bare model, history, eval metrics)."""
     if data_spec.task not in (features.TASK_CLASSIFICATION, features.TASK_MULTILABEL):
@@ -86,6 +87,17 @@ def train_classifier(
     num_train = data_spec.split_count(features.TRAIN_SPLIT) or examples_io.count_records(
         examples_uri, features.TRAIN_SPLIT
     )
+    if config.synthetic_ratio > 0:
+        # Real train split plus synthetic_ratio x its size of synthetic examples per epoch; eval stays real.
+        if not synthetic_uris:
+            raise ValueError(f"synthetic_ratio={config.synthetic_ratio} but no synthetic examples were given.")
+        from components.synthesis import blend  # Only when synthetic data is wired in.
+
+        blended, num_train = blend.train_dataset_with_synthetic(
+            examples_uri, synthetic_uris, data_spec, config.batch_size, image_size, config.synthetic_ratio,
+            config.seed, repeat=config.steps_per_epoch is not None, real_count=num_train,
+        )
+        train_dataset = trainer.one_hot_labels(blended, data_spec.task, data_spec.num_classes)
     model, history = trainer.fit(
         build,
         train_dataset,

@@ -1,0 +1,146 @@
+"""AugmentationSearch executor: artifact I/O around `augmentation_search.run_search`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from components.augmentation_search import report as report_lib
+from components.augmentation_search import spec
+from components.augmentation_search.augmentation_search import SearchResult, run_search, training_config
+from components.augmentation_search.spec import AugmentationSearchConfig
+from components.types import config_json, examples_io, features
+from components.types.data_spec import DataSpecContent, read_data_spec
+
+logger = logging.getLogger(__name__)
+
+POLICY_FILE_NAME = "policy.json"  # What components.training.executor.load_augmentation_layer reads.
+
+
+def load_arrays(
+    examples_uri: str, split: str, data_spec: DataSpecContent, image_size: Tuple[int, int], limit: Optional[int], seed: int
+) -> Tuple[np.ndarray, np.ndarray]:
+    """A split as (images [N,H,W,C] float in [0,1], int labels [N]); a seeded subset when `limit` is set.
+
+    Raises:
+      ValueError: when the split holds no labeled example.
+    """
+    images, labels = [], []
+    for batch_images, batch_labels in examples_io.load_split(examples_uri, split, data_spec, 256, image_size):
+        images.append(batch_images.numpy())
+        labels.append(batch_labels.numpy())
+    images = np.concatenate(images) if images else np.zeros((0, *image_size, data_spec.channels), np.float32)
+    labels = np.concatenate(labels) if labels else np.zeros((0,), np.int64)
+    labeled = labels >= 0
+    images, labels = images[labeled], labels[labeled]
+    if len(labels) < 2:
+        raise ValueError(
+            f"Split {split!r} of Examples at {examples_uri} has {len(labels)} labeled examples; the search needs >= 2."
+        )
+    if limit is not None and len(labels) > limit:
+        rows = np.sort(np.random.default_rng(seed).permutation(len(labels))[:limit])
+        images, labels = images[rows], labels[rows]
+    return images, labels
+
+
+def search_image_size(config: AugmentationSearchConfig, data_spec: DataSpecContent, model) -> Tuple[int, int]:
+    """The config's size, else a given model's input size, else the DataSpec default."""
+    if config.image_size:
+        return (int(config.image_size[0]), int(config.image_size[1]))
+    if model is not None and len(model.input_shape) == 4 and None not in model.input_shape[1:3]:
+        return (int(model.input_shape[1]), int(model.input_shape[2]))
+    return examples_io.default_image_size(data_spec)
+
+
+def record_evidence(artifact: types.Artifact, result: SearchResult) -> None:
+    """The decision and its evidence as MLMD custom properties."""
+    findings = report_lib.orientation_findings(result)
+    strings = {
+        "chosen_policy": result.policy.name,
+        "chosen_source": result.source,
+        "chosen_ops": ",".join(op.name for op in result.policy.ops if op.probability > 0),
+    }
+    floats = {
+        "chosen_accuracy": result.chosen.accuracy,
+        "no_augmentation_accuracy": result.baseline_accuracy("none"),
+        "randaugment_accuracy": result.baseline_accuracy("rand_augment"),
+        "proxy_accuracy": result.proxy_accuracy,
+        "max_rotation_degrees": findings["max_rotation_degrees"],
+        **{f"{phase}_seconds": seconds for phase, seconds in result.seconds.items()},
+    }
+    ints = {
+        "num_candidates": len(result.effects),
+        "num_clusters": len(result.clusters),
+        "num_trials": len(result.trials),
+        "mirror_chosen": int(findings["mirror_chosen"]),
+        "large_rotation_chosen": int(findings["large_rotation_chosen"]),
+    }
+    for name, value in strings.items():
+        artifact.set_string_custom_property(name, value)
+    for name, value in floats.items():
+        if value is not None:
+            artifact.set_float_custom_property(name, float(value))
+    for name, value in ints.items():
+        artifact.set_int_custom_property(name, value)
+
+
+class Executor(base_executor.BaseExecutor):
+    """Runs both passes and writes the AugmentationPolicy and the Report."""
+
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        config = config_json.config_from_json(AugmentationSearchConfig, exec_properties[spec.CONFIG_KEY])
+        examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
+        data_spec = read_data_spec(artifact_utils.get_single_uri(input_dict[spec.DATA_SPEC_KEY]))
+        if data_spec.task != features.TASK_CLASSIFICATION:
+            raise ValueError(
+                f"AugmentationSearch searches classification data; this DataSpec's task is {data_spec.task!r}. "
+                "For detection, box_prior.choose_box_prior picks the box prior once a detection trainer "
+                "provides its scorer (the suite has none yet)."
+            )
+        model = None
+        model_artifacts = input_dict.get(spec.MODEL_KEY) or []
+        if model_artifacts:
+            from components.training import model_io
+
+            model = model_io.load_model(model_artifacts[0].uri)
+        image_size = search_image_size(config, data_spec, model)
+        train = load_arrays(
+            examples.uri, features.TRAIN_SPLIT, data_spec, image_size, config.max_train_examples, config.seed
+        )
+        held_out = load_arrays(examples.uri, features.EVAL_SPLIT, data_spec, image_size, None, config.seed)
+
+        from components.training import training  # Keras/TF import only at run time.
+
+        build_model = training.model_builder(training_config(config, config.proxy_epochs), data_spec, image_size)
+        result = run_search(build_model, *train, *held_out, data_spec.num_classes, config, data_spec.task, model)
+
+        policy_artifact = artifact_utils.get_single_instance(output_dict[spec.AUGMENTATION_POLICY_KEY])
+        report_artifact = artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY])
+        write_policy(result, policy_artifact.uri)
+        report_lib.write_report(result, report_artifact.uri)
+        record_evidence(policy_artifact, result)
+        record_evidence(report_artifact, result)
+        logger.info("augmentation policy written to %s; report to %s", policy_artifact.uri, report_artifact.uri)
+
+
+def write_policy(result: SearchResult, directory: str) -> str:
+    """Writes `policy.json` (augment_ops Policy JSON) at the artifact root; returns its path."""
+    import tensorflow as tf
+
+    tf.io.gfile.makedirs(directory)
+    path = os.path.join(directory, POLICY_FILE_NAME)
+    with tf.io.gfile.GFile(path, "w") as handle:
+        handle.write(result.policy.to_json())
+    return path

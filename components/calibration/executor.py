@@ -1,0 +1,132 @@
+"""Calibration executor: artifact I/O around `calibration.fit_calibration`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from components.calibration import calibration, held_out, layers
+from components.calibration import spec as keys
+from components.evaluation import metrics as metric_names
+from components.evaluation import plots
+from components.evaluation.executor import examples_splits
+from components.training import model_io
+from components.types import config_json, features
+from components.types.data_spec import read_data_spec
+
+logger = logging.getLogger(__name__)
+UNCALIBRATED_PREFIX = "uncalibrated_"
+
+
+def report_split(config: keys.CalibrationConfig, available: List[str], examples_uri: str) -> str:
+    """The configured report split, else `test` when present, else the fit split."""
+    for split in (config.fit_split, config.report_split):
+        if split is not None and split not in available:
+            raise ValueError(
+                f"Examples at {examples_uri} have splits {available}; no {split!r} split to calibrate with."
+            )
+    if config.report_split:
+        return config.report_split
+    return features.TEST_SPLIT if features.TEST_SPLIT in available else config.fit_split
+
+
+class Executor(base_executor.BaseExecutor):
+    """Fits calibration on the held-out split and writes the calibrated Model artifact."""
+
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        config = config_json.config_from_json(keys.CalibrationConfig, exec_properties[keys.CONFIG_KEY])
+        examples = artifact_utils.get_single_instance(input_dict[keys.EXAMPLES_KEY])
+        data_spec = read_data_spec(artifact_utils.get_single_uri(input_dict[keys.DATA_SPEC_KEY]))
+        model_uri = artifact_utils.get_single_uri(input_dict[keys.MODEL_KEY])
+        if data_spec.task != features.TASK_CLASSIFICATION:
+            raise ValueError(
+                f"Calibration supports single-label classification; the DataSpec's task is {data_spec.task!r}."
+            )
+        shown_split = report_split(config, examples_splits(examples), examples.uri)
+
+        model = held_out.load_model(model_uri)
+        fit_labels, fit_probabilities = held_out.predictions(
+            model, examples.uri, config.fit_split, data_spec, config.batch_size, name=f"uncalibrated {model_uri}"
+        )
+        prior = calibration.class_prior(data_spec, config.prior) if config.method != calibration.TEMPERATURE else None
+        parameters = calibration.fit_calibration(fit_labels, fit_probabilities, config.method, prior)
+        logger.info("Calibration fitted on %r: %s", config.fit_split, parameters)
+        splits = {config.fit_split: (fit_labels, fit_probabilities)}
+        if shown_split != config.fit_split:
+            splits[shown_split] = held_out.predictions(model, examples.uri, shown_split, data_spec, config.batch_size)
+        results = {
+            split: calibration.before_after(labels, probabilities, parameters, data_spec.class_names, config.ece_bins)
+            for split, (labels, probabilities) in splits.items()
+        }
+
+        calibrated = layers.calibrated_model(model, parameters.temperature, parameters.prior, parameters.prior_weight)
+        output = artifact_utils.get_single_instance(output_dict[keys.CALIBRATED_MODEL_KEY])
+        flat_metrics = {
+            f"{split}_{name}": value
+            for split, result in results.items()
+            for name, value in result["after"]["metrics"].items()
+        }
+        model_io.save_model_artifact(calibrated, output.uri, metrics=flat_metrics)
+        self._write_plots(output.uri, results[shown_split])
+        self._record(output, config, parameters, results, shown_split, model_uri)
+        logger.info("Calibrated model written to %s", output.uri)
+
+    def _write_plots(self, uri: str, result: Dict[str, Any]) -> None:
+        files = {"before": keys.RELIABILITY_BEFORE_FILE_NAME, "after": keys.RELIABILITY_AFTER_FILE_NAME}
+        for stage, file_name in files.items():
+            ece = result[stage]["metrics"][metric_names.EXPECTED_CALIBRATION_ERROR]
+            png = plots.reliability_diagram_png(result[stage]["reliability"], ece)
+            held_out.write_bytes(os.path.join(uri, file_name), png)
+
+    def _record(self, output, config, parameters, results, shown_split, model_uri) -> None:
+        for split, result in results.items():
+            held_out.record_metrics(output, result["after"]["metrics"], prefix=f"{split}_")
+            held_out.record_metrics(output, result["before"]["metrics"], prefix=f"{UNCALIBRATED_PREFIX}{split}_")
+        shown = results[shown_split]
+        ece = metric_names.EXPECTED_CALIBRATION_ERROR
+        ece_reduction = calibration.relative_reduction(shown["before"]["metrics"][ece], shown["after"]["metrics"][ece])
+        output.set_float_custom_property("temperature", parameters.temperature)
+        output.set_float_custom_property("prior_weight", parameters.prior_weight)
+        output.set_float_custom_property("ece_reduction", ece_reduction)
+        for name, value in (("method", config.method), ("prior", config.prior), ("fit_split", config.fit_split),
+                            ("report_split", shown_split), ("architecture", "calibrated")):
+            output.set_string_custom_property(name, value)
+        summary = {
+            "method": config.method,
+            "prior": parameters.prior,
+            "prior_kind": config.prior,
+            "temperature": parameters.temperature,
+            "prior_weight": parameters.prior_weight,
+            "fit_split": config.fit_split,
+            "report_split": shown_split,
+            "ece_reduction": ece_reduction,
+            "source_model": model_uri,
+            "splits": {
+                split: {stage: held_out.headline(result[stage]["metrics"]) for stage in ("before", "after")}
+                for split, result in results.items()
+            },
+        }
+        body = [
+            f"- method: `{config.method}` (prior: {config.prior}), fitted on `{config.fit_split}`",
+            f"- temperature: {parameters.temperature:.4f}, prior weight: {parameters.prior_weight:.4f}",
+            f"- ECE on `{shown_split}` reduced by {100 * ece_reduction:.1f}%",
+            f"- source model: `{model_uri}`",
+        ]
+        if shown_split == config.fit_split:
+            body.append(f"- note: reported on the split it was fitted on (`{shown_split}`): optimistic numbers.")
+        for split, result in results.items():
+            body += ["", f"## `{split}`", ""]
+            body += held_out.metrics_table({"before": result["before"]["metrics"], "after": result["after"]["metrics"]})
+        body += ["", f"Reliability diagrams: {keys.RELIABILITY_BEFORE_FILE_NAME}, {keys.RELIABILITY_AFTER_FILE_NAME}."]
+        held_out.write_summary(output.uri, "Calibration", summary, body)
