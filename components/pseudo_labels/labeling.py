@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 # Soft pseudo-label targets (teacher probabilities, K floats). Not part of
 # make_example's fields yet, so the key lives here.
-PSEUDO_PROBABILITIES = "pseudo_label/probabilities"
+PSEUDO_PROBABILITIES = features.PSEUDO_PROBABILITIES
 PSEUDO_LABEL_KIND = "pseudo_label"
 MANIFEST_FILE_NAME = "progress.json"
 CHUNK_FILE_PATTERN = "chunk-{:05d}.npz"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import os
+import sys
 from typing import Tuple
 
 import keras
@@ -22,6 +23,7 @@ def build_model_from_module_file(
         raise FileNotFoundError(f"Module file {module_file} does not exist.")
     spec = importlib.util.spec_from_file_location(f"user_module_{abs(hash(module_file))}", module_file)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name.
     spec.loader.exec_module(module)
     build = getattr(module, BUILD_MODEL_FN, None)
     if not callable(build):

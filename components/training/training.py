@@ -77,6 +77,9 @@ def train_classifier(
     """Trains on `train`, validates on `eval`; returns (bare model, history, eval metrics)."""
     if data_spec.task not in (features.TASK_CLASSIFICATION, features.TASK_MULTILABEL):
         raise ValueError(f"The training component trains classifiers; this DataSpec's task is {data_spec.task!r}.")
+    # Fresh automatic layer names (conv2d, conv2d_1, ...) as in a new process: warm start matches
+    # layers by name, and LocalDagRunner runs every component in one process.
+    keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)  # Before the datasets: tf.data shuffle reads the global seed.
     image_size = resolve_image_size(config, data_spec)
     train_dataset = labeled_dataset(examples_uri, features.TRAIN_SPLIT, data_spec, config, image_size, True)
@@ -129,7 +132,10 @@ def _warm_started(build, warm_start: keras.Model):
                 copied += 1
         if copied == 0:
             raise ValueError("Warm start model shares no layer (same name and shapes) with the model being trained.")
-        logger.info("warm start: copied weights of %d layers", copied)
+        weighted = sum(1 for layer in model.layers if layer.weights)
+        logger.info("warm start: copied weights of %d of %d weighted layers", copied, weighted)
+        if copied < weighted / 2:
+            logger.warning("warm start matched only %d of %d weighted layers by name and shape", copied, weighted)
         return model
 
     return build_and_copy

@@ -26,6 +26,8 @@ MASK_ENCODED = "mask/encoded"
 PROVENANCE = "provenance"
 PROVENANCE_MODEL = "provenance/model"
 PROVENANCE_CONFIDENCE = "provenance/confidence"
+# Soft pseudo-labels (a teacher's class probabilities) beside the hard `label`.
+PSEUDO_PROBABILITIES = "pseudo_label/probabilities"
 
 TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"

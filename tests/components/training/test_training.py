@@ -69,6 +69,36 @@ def test_module_file_model_is_used(tmp_path):
     assert model.name == "user_linear"
 
 
+def test_module_file_with_dataclasses_loads(tmp_path):
+    _, _, data_spec = artifact_pair(tmp_path, {"train": 3})
+    module = tmp_path / "dataclass_module.py"
+    module.write_text(
+        "from __future__ import annotations\n"
+        "import dataclasses\n"
+        "import keras\n"
+        "@dataclasses.dataclass\n"
+        "class Width:\n"
+        "    units: int = 4\n"
+        "def build_model(data_spec):\n"
+        "    inputs = keras.Input((12, 12, data_spec.channels))\n"
+        "    x = keras.layers.Dense(Width().units)(keras.layers.Flatten()(inputs))\n"
+        "    return keras.Model(inputs, keras.layers.Dense(data_spec.num_classes, activation='softmax')(x))\n"
+    )
+    from components.training.module_file import build_model_from_module_file
+
+    assert build_model_from_module_file(str(module), data_spec, (12, 12)).layers[2].units == 4
+
+
+def test_warm_start_copies_every_layer_even_after_other_models_were_built(tmp_path, caplog):
+    examples, _, data_spec = artifact_pair(tmp_path, SPLITS)
+    config = TrainingConfig(architecture="tiny_cnn", epochs=1, batch_size=16, verbose=0)
+    first, _, _ = training.train_classifier(examples.uri, data_spec, config)
+    models.build_architecture("tiny_cnn", data_spec, (12, 12))  # Advances Keras's automatic layer names.
+    with caplog.at_level("INFO", logger="components.training.training"):
+        training.train_classifier(examples.uri, data_spec, config, warm_start=first)
+    assert "copied weights of 3 of 3 weighted layers" in caplog.text
+
+
 def test_module_file_errors_are_clear(tmp_path):
     _, _, data_spec = artifact_pair(tmp_path, {"train": 3})
     module = tmp_path / "empty_module.py"
