@@ -120,7 +120,8 @@ class Executor(base_executor.BaseExecutor):
         body = [
             f"- method: `{config.method}` (prior: {config.prior}), fitted on `{config.fit_split}`",
             f"- temperature: {parameters.temperature:.4f}, prior weight: {parameters.prior_weight:.4f}",
-            f"- ECE on `{shown_split}` reduced by {100 * ece_reduction:.1f}%",
+            f"- ECE on `{shown_split}`: {shown['before']['metrics'][ece]:.4f} -> {shown['after']['metrics'][ece]:.4f} "
+            f"({100 * ece_reduction:.1f}% reduction)",
             f"- source model: `{model_uri}`",
         ]
         if shown_split == config.fit_split:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from typing import Any, Dict, Optional
@@ -33,7 +34,22 @@ def serving_path(model_uri: str) -> str:
     return os.path.join(model_uri, SERVING_DIR_NAME)
 
 
+# Modules whose custom Keras layers can appear in a saved model. Keras finds a layer
+# only after its module registered it, and a component on a cluster runs in a fresh process.
+CUSTOM_LAYER_MODULES = (
+    "augment_ops.layers",
+    "components.calibration.layers",
+    "components.noisy_student.noise",
+)
+
+
+def register_custom_layers() -> None:
+    for module in CUSTOM_LAYER_MODULES:
+        importlib.import_module(module)
+
+
 def load_model(model_uri: str) -> keras.Model:
+    register_custom_layers()
     path = keras_path(model_uri)
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"Model artifact at {model_uri} has no {KERAS_FILE_NAME}.")

@@ -147,3 +147,24 @@ def test_component_constructs_with_channels(tmp_path):
     )
     assert "model" in component.outputs
     assert json.loads(component.exec_properties[CONFIG_KEY])["epochs"] == 2
+
+
+def test_custom_layers_load_in_a_fresh_process(tmp_path):
+    """A calibrated model (custom layer) loads where only model_io was imported, as on a cluster."""
+    import subprocess
+    import sys
+
+    import keras
+
+    from components.calibration.layers import CalibrationLayer
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, CalibrationLayer(temperature=2.0)(keras.layers.Dense(3, activation="softmax")(inputs)))
+    model_io.save_model_artifact(model, str(tmp_path / "m"), export=False)
+    script = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from components.training import model_io\n"
+        "print(type(model_io.load_model(%r).layers[-1]).__name__)\n"
+    ) % (os.getcwd(), str(tmp_path / "m"))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip().endswith("CalibrationLayer"), result.stderr[-2000:]
