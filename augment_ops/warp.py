@@ -32,10 +32,15 @@ def _source_points(transforms, height, width):
     return x_in, y_in
 
 
+def _channels(images):
+    """Static channel count, or the dynamic one when tracing with unknown shapes (relaxed retracing)."""
+    return images.shape[-1] if images.shape[-1] is not None else tf.shape(images)[-1]
+
+
 def _gather_bilinear(images, transforms, fill_value):
     shape = tf.shape(images)
     batch_size, height, width = shape[0], shape[1], shape[2]
-    channels = images.shape[-1]
+    channels = _channels(images)
     x_in, y_in = _source_points(transforms, height, width)
     x_floor, y_floor = tf.floor(x_in), tf.floor(y_in)
     frac_x, frac_y = (x_in - x_floor)[..., None], (y_in - y_floor)[..., None]
@@ -72,7 +77,7 @@ def _gather_nearest(images, transforms, fill_value):
     inside = (col >= 0) & (col < width) & (row >= 0) & (row < height)
     index = (tf.reshape(tf.range(batch_size), [-1, 1, 1]) * height + tf.clip_by_value(row, 0, height - 1)) * width
     index += tf.clip_by_value(col, 0, width - 1)
-    values = tf.gather(tf.reshape(images, [-1, images.shape[-1]]), index)
+    values = tf.gather(tf.reshape(images, [-1, _channels(images)]), index)
     return tf.where(inside[..., None], values, tf.cast(fill_value, images.dtype))
 
 

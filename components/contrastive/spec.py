@@ -10,6 +10,7 @@ from tfx.types import component_spec, standard_artifacts
 from components.contrastive import views
 from components.training.spec import OPTIMIZERS, SCHEDULES, TrainingConfig
 from components.types import artifacts, features
+from components.types.config_json import check as _check
 
 # Input keys.
 EXAMPLES_KEY = "examples"
@@ -97,11 +98,6 @@ class ContrastiveConfig:
             distribution="default",
             verbose=self.verbose,
         )
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
 
 
 class ContrastiveSpec(component_spec.ComponentSpec):

@@ -11,6 +11,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 from tfx.types import component_spec, standard_artifacts
 
 from components.types import artifacts, features
+from components.types import config_json
 
 CONFIG_KEY = "config"
 EXAMPLES_KEY = "examples"
@@ -129,19 +130,15 @@ class TranslationConfig:
                 raise FileNotFoundError(f"TranslationConfig.{name}: {path} does not exist.")
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return config_json.config_to_json(self)
 
     @classmethod
-    def from_dict(cls, raw: Dict[str, Any]) -> "TranslationConfig":
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"Unknown TranslationConfig keys {unknown}; known keys are {sorted(known)}.")
-        return cls(**raw)
+    def from_dict(cls, raw) -> "TranslationConfig":
+        return config_json.config_from_dict(cls, dict(raw))
 
     @classmethod
     def from_json(cls, text: str) -> "TranslationConfig":
-        return cls.from_dict(json.loads(text))
+        return config_json.config_from_json(cls, text)
 
 
 def _exists(path: str) -> bool:

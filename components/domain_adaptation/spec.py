@@ -9,6 +9,7 @@ from tfx.types import component_spec, standard_artifacts
 
 from components.training.spec import TrainingConfig
 from components.types import artifacts, features
+from components.types.config_json import check as _check
 
 # Input keys.
 SOURCE_EXAMPLES_KEY = "source_examples"
@@ -106,11 +107,6 @@ class DomainAdaptationConfig:
             distribution="default",
             verbose=self.verbose,
         )
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
 
 
 class DomainAdaptationSpec(component_spec.ComponentSpec):

@@ -12,6 +12,7 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.evaluation import blessing
 from components.types import artifacts, features
+from components.types import config_json
 
 EXAMPLES_KEY = "examples"
 DATA_SPEC_KEY = "data_spec"
@@ -77,19 +78,15 @@ class EvaluationConfig:
         )
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return config_json.config_to_json(self)
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> "EvaluationConfig":
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"EvaluationConfig: unknown keys {unknown}; known keys: {sorted(known)}.")
-        return cls(**raw)
+    def from_dict(cls, raw) -> "EvaluationConfig":
+        return config_json.config_from_dict(cls, dict(raw))
 
     @classmethod
     def from_json(cls, text: str) -> "EvaluationConfig":
-        return cls.from_dict(json.loads(text))
+        return config_json.config_from_json(cls, text)
 
 
 def as_config(config: Optional[Any]) -> EvaluationConfig:

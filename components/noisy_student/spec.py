@@ -12,6 +12,7 @@ from components.evaluation import metrics as metric_names
 from components.pseudo_labels.selection import MODES
 from components.training.spec import OPTIMIZERS, SCHEDULES, TrainingConfig
 from components.types import artifacts, features
+from components.types.config_json import check as _check
 
 # Input keys.
 EXAMPLES_KEY = "examples"
@@ -137,11 +138,6 @@ class NoisyStudentConfig:
     @property
     def student_has_own_architecture(self) -> bool:
         return bool(self.student_architecture or self.student_module_file)
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
 
 
 class NoisyStudentSpec(component_spec.ComponentSpec):

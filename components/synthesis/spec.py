@@ -9,6 +9,7 @@ from tfx.types import component_spec, standard_artifacts
 
 from components.synthesis.feature_networks import FEATURE_NETWORKS, VGG19
 from components.types import artifacts, config_json
+from components.types.config_json import check as _check
 
 # Input keys.
 EXAMPLES_KEY = "examples"
@@ -34,11 +35,6 @@ SECONDS_PROPERTY = "seconds"
 
 REGULARIZERS = ("spectral_norm", "gradient_penalty")
 DEFAULT_RATIOS = (0.0, 0.1, 0.25, 0.5, 1.0)
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
 
 
 def _check_image_size(image_size) -> None:

@@ -8,6 +8,7 @@ from typing import Optional, Tuple
 from tfx.types import component_spec, standard_artifacts
 
 from components.types import artifacts
+from components.types.config_json import check as _check
 
 # Input keys.
 EXAMPLES_KEY = "examples"
@@ -106,11 +107,6 @@ class TrainingConfig:
                 len(self.image_size) == 2 and all(int(v) > 0 for v in self.image_size),
                 f"image_size must be (height, width) > 0, got {self.image_size}.",
             )
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
 
 
 class TrainingSpec(component_spec.ComponentSpec):

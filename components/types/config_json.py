@@ -14,6 +14,12 @@ from typing import Any, Dict, Type, TypeVar, Union
 ConfigT = TypeVar("ConfigT")
 
 
+def check(condition: bool, message: str) -> None:
+    """Raises ValueError(message) unless `condition`: the one-line checks of config validation."""
+    if not condition:
+        raise ValueError(message)
+
+
 def config_to_json(config: Any) -> str:
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"Expected a config dataclass, got {type(config).__name__}.")

@@ -40,3 +40,17 @@ def test_per_image_loop_compiles_and_matches_the_batched_gather_for_integer_mask
 def test_unknown_backend_is_rejected():
     with pytest.raises(ValueError, match="Unknown warp backend"):
         warp.warp(tf.zeros([1, 4, 4, 1]), tf.zeros([1, 8]), backend="cv2")
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_warp_traces_with_fully_unknown_shapes(interpolation):
+    """tf.function relaxes shapes on retracing; the channel count must then come from the tensor."""
+    rng = np.random.default_rng(2)
+    images = tf.constant(rng.random((2, 10, 10, 3)), tf.float32)
+    transforms = _transforms(2, 10, 10)
+    relaxed = tf.function(
+        lambda x, t: warp.warp(x, t, interpolation, 0.0, per_image=True),
+        input_signature=[tf.TensorSpec([None, None, None, None], tf.float32), tf.TensorSpec([None, 8], tf.float32)],
+    )
+    expected = warp.warp(images, transforms, interpolation, 0.0, per_image=False)
+    np.testing.assert_allclose(np.asarray(relaxed(images, transforms)), np.asarray(expected), atol=1e-5)

@@ -44,7 +44,7 @@ def test_component_docstring_example_builds_with_config_or_keywords(folder):
         ({"channels": 2}, ValueError, "channels must be one of"),
         ({"class_list": ["a", "a"]}, ValueError, "duplicate names"),
         ({"class_list": "/no/classes.txt"}, FileNotFoundError, "class_list: /no/classes.txt"),
-        ({"colour": "red"}, ValueError, "Unknown TranslationConfig keys \\['colour'\\]"),
+        ({"colour": "red"}, ValueError, "Unknown TranslationConfig option\\(s\\) \\['colour'\\]"),
     ],
 )
 def test_bad_configs_fail_at_component_construction(folder, fields, error, message):

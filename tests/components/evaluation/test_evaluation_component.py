@@ -51,7 +51,7 @@ def test_mapping_config_from_yaml_is_accepted():
         ({"batch_size": 0}, "batch_size must be an integer >= 1"),
         ({"top_k": 2.5}, "top_k must be an integer"),
         ({"split": "unlabeled"}, "needs labels"),
-        ({"tresholds": {}}, r"unknown keys \['tresholds'\]"),
+        ({"tresholds": {}}, r"Unknown EvaluationConfig option\(s\) \['tresholds'\]"),
     ],
 )
 def test_bad_config_is_rejected_at_construction(config, message):

@@ -30,6 +30,7 @@ def test_evaluate_model_matches_hand_computed_metrics(caplog):
     levels = [DARK, BRIGHT, BRIGHT, DARK, BRIGHT]
     labels = [0, 1, 0, -1, 1]  # One mistake; one unlabeled record.
     caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="absl")  # Beam executors reset absl's level to WARNING when they parse flags.
     result = evaluate_model(
         brightness_model(), _dataset(levels, labels), CLASS_NAMES, "classification", log_every_n_batches=1,
         total_examples=5,
