@@ -11,7 +11,8 @@ train and eval). Results go to benchmarks/results/augmentation_search.{json,md};
 seed 0's search report (tables and plots) to
 benchmarks/results/augmentation_search_report/.
 
-Run: .venv/bin/python benchmarks/augmentation_search_benchmark.py [--seeds 0 1 2] [--epochs 20]
+Run: .venv/bin/python benchmarks/augmentation_search_benchmark.py [--seeds 0 1 2] [--epochs 20] [--no-pruning]
+(--no-pruning trains the label-breaking clusters in pass 2 too and writes augmentation_search_unpruned.*).
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from components.training.spec import TrainingConfig  # noqa: E402
 from components.types.data_spec import DataSpecContent  # noqa: E402
 
 NAME = "augmentation_search"
-REPORT_DIR = os.path.join(common.RESULTS_DIR, f"{NAME}_report")
 BATCH_NORM_MOMENTUM = 0.9  # small_cnn's 0.99 leaves moving averages unconverged after 320 steps.
 ARMS = ("none", "searched", "randaugment", "trivial_augment")
 
@@ -86,7 +86,7 @@ def train_and_test(split: Dict[str, np.ndarray], policy, seed: int, epochs: int)
     return float(accuracy), seconds
 
 
-def run_seed(seed: int, epochs: int) -> Dict[str, object]:
+def run_seed(seed: int, epochs: int, name: str, search_config: Dict[str, object]) -> Dict[str, object]:
     split = common.mnist_split(labeled=1000, seed=seed)
     results: Dict[str, object] = {"seed": seed}
     accuracy, baseline_seconds = train_and_test(split, None, seed, epochs)
@@ -95,11 +95,12 @@ def run_seed(seed: int, epochs: int) -> Dict[str, object]:
 
     search = run_search(
         build_model, split["train_x"], split["train_y"], split["eval_x"], split["eval_y"], 10,
-        AugmentationSearchConfig(seed=seed),
+        AugmentationSearchConfig(seed=seed, **search_config),
     )
     if seed == 0:
-        shutil.rmtree(REPORT_DIR, ignore_errors=True)
-        search_report.write_report(search, REPORT_DIR)
+        report_dir = os.path.join(common.RESULTS_DIR, f"{name}_report")
+        shutil.rmtree(report_dir, ignore_errors=True)
+        search_report.write_report(search, report_dir)
     findings = search_report.orientation_findings(search)
     results.update(
         baseline_seconds=baseline_seconds,
@@ -133,7 +134,7 @@ def orientation_note(op: str, finding: Dict[str, object]) -> str:
     )
 
 
-def summarize(per_seed: List[Dict[str, object]], epochs: int) -> None:
+def summarize(per_seed: List[Dict[str, object]], epochs: int, name: str, search_config: Dict[str, object]) -> None:
     stats = {arm: common.mean_std([r[arm] for r in per_seed]) for arm in ARMS}
     ratio = common.mean_std([r["search_ratio"] for r in per_seed])
     searched_minus_none = common.mean_std([r["searched"] - r["none"] for r in per_seed])
@@ -152,6 +153,7 @@ def summarize(per_seed: List[Dict[str, object]], epochs: int) -> None:
         "Search time includes proxy training, pass 1 and pass 2; the ratio divides it by the no-augmentation training "
         "run of the same seed, measured in the same process on the same (shared) cores.",
         "Target: searched >= RandAugment - 0.3 pp, searched > none beyond the seed spread, ratio <= 1.5.",
+        f"Search config: AugmentationSearchConfig defaults{' with ' + str(search_config) if search_config else ''}.",
     ]
     for result in per_seed:
         findings = result["orientation"]
@@ -163,10 +165,10 @@ def summarize(per_seed: List[Dict[str, object]], epochs: int) -> None:
             f"Wall time: proxy {result['search_seconds']['proxy']:.0f}s, pass 1 {result['search_seconds']['pass1']:.0f}s, "
             f"pass 2 {result['search_seconds']['pass2']:.0f}s vs baseline training {result['baseline_seconds']:.0f}s."
         )
-    notes.append(f"Seed 0's full search report (distance table, cluster plot, pass-2 curves): results/{NAME}_report/report.md")
+    notes.append(f"Seed 0's full search report (distance table, cluster plot, pass-2 curves): results/{name}_report/report.md")
     payload = {"per_seed": per_seed, "accuracy": stats, "search_ratio": ratio, "searched_minus_none": searched_minus_none,
-               "searched_minus_randaugment": searched_minus_ra, "epochs": epochs}
-    path = common.write_results(NAME, payload, rows, ["arm", "test accuracy % (mean ± std)", "per seed"], notes)
+               "searched_minus_randaugment": searched_minus_ra, "epochs": epochs, "search_config": search_config}
+    path = common.write_results(name, payload, rows, ["arm", "test accuracy % (mean ± std)", "per seed"], notes)
     print(open(path).read())
 
 
@@ -174,14 +176,16 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(common.DEFAULT_SEEDS))
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--no-pruning", action="store_true", help="train label-breaking clusters in pass 2 too")
     args = parser.parse_args(argv)
+    name, search_config = (f"{NAME}_unpruned", {"prune_label_change": None}) if args.no_pruning else (NAME, {})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", force=True)
     tf.get_logger().setLevel("ERROR")
     per_seed = []
     for seed in args.seeds:
-        per_seed.append(run_seed(seed, args.epochs))
+        per_seed.append(run_seed(seed, args.epochs, name, search_config))
         logger.info("seed %d done: %s", seed, {arm: per_seed[-1][arm] for arm in ARMS})
-    summarize(per_seed, args.epochs)
+    summarize(per_seed, args.epochs, name, search_config)
 
 
 if __name__ == "__main__":
