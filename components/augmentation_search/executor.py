@@ -16,11 +16,11 @@ from components.augmentation_search import spec
 from components.augmentation_search.augmentation_search import SearchResult, run_search, training_config
 from components.augmentation_search.spec import AugmentationSearchConfig
 from components.types import config_json, examples_io, features
+from components.types.artifacts import POLICY_FILE_NAME
 from components.types.data_spec import DataSpecContent, read_data_spec
 
 logger = logging.getLogger(__name__)
 
-POLICY_FILE_NAME = "policy.json"  # What components.training.executor.load_augmentation_layer reads.
 
 
 def load_arrays(

@@ -11,19 +11,18 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components.training import model_io, spec, training
-from components.types import config_json
+from components.types import artifacts, config_json
 from components.types.data_spec import read_data_spec
 
 logger = logging.getLogger(__name__)
 
-POLICY_FILE_NAME = "policy.json"
 
 
 def load_augmentation_layer(policy_uri: str, seed: int):
     """An augment_ops layer from an AugmentationPolicy artifact (None when absent)."""
     from augment_ops import layers, policy  # Only when a policy is wired in.
 
-    path = os.path.join(policy_uri, POLICY_FILE_NAME)
+    path = os.path.join(policy_uri, artifacts.POLICY_FILE_NAME)
     with open(path) as handle:
         loaded = policy.Policy.from_json(handle.read())
     return layers.AugmentationLayer(loaded, seed=seed)

@@ -13,6 +13,10 @@ class DataSpec(artifact.Artifact):
     TYPE_NAME = "tfx_autofit.DataSpec"
 
 
+# The file an AugmentationPolicy artifact holds (augment_ops Policy JSON) at its URI root.
+POLICY_FILE_NAME = "policy.json"
+
+
 class AugmentationPolicy(artifact.Artifact):
     """An augment_ops `Policy` serialized as `policy.json` under the URI."""
 

@@ -10,7 +10,8 @@ from tfx.types import standard_artifacts
 
 from augment_ops.policy import RAND_AUGMENT_OPS, Policy
 from components.augmentation_search import report, search_policy
-from components.augmentation_search.executor import POLICY_FILE_NAME, Executor
+from components.augmentation_search.executor import Executor
+from components.types.artifacts import POLICY_FILE_NAME
 from components.augmentation_search.spec import AugmentationSearchConfig
 from components.training import executor as training_executor
 from components.training.spec import TrainingConfig
