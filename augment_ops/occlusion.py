@@ -80,7 +80,7 @@ def _occlude(keep_fn, noise_fill):
         images = batch[IMAGES]
         keep = keep_fn(images, magnitude, seeds.derive(seed, "region"))
         if noise_fill:
-            fill = seeds.uniform(seeds.derive(seed, "fill"), tf.shape(images))
+            fill = seeds.pixel_uniform(seeds.derive(seed, "fill"), tf.shape(images))
         else:
             fill = tf.cast(options.occlusion_fill, images.dtype)
         updates = {IMAGES: tf.where(keep, images, fill)}

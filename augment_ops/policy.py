@@ -238,12 +238,14 @@ def _run_policy(policy: Policy, batch, seed, options: AugmentOptions):
 
 @functools.lru_cache(maxsize=None)
 def _compiled_policy(policy: Policy, options: AugmentOptions):
-    """One XLA-compiled function per (policy, options): the whole policy fuses into one cluster."""
+    """One XLA-compiled function per (policy, options): the whole policy fuses into one cluster.
+
+    Traced per input shape (no reduce_retracing), for the reason given at registry._compiled_op.
+    """
     return tf.function(
         lambda batch, seed: _run_policy(policy, batch, seed, options),
         jit_compile=True,
         autograph=False,
-        reduce_retracing=True,
     )
 
 

@@ -49,6 +49,35 @@ def _demo(args) -> int:
     return 0
 
 
+def _preview(args) -> int:
+    """Writes a PNG grid of one op across magnitudes, or of random draws of a policy, on the sample photos."""
+    from augment_ops import preview
+    from augment_ops.policy import Policy
+    from components.types.artifacts import POLICY_FILE_NAME
+
+    if bool(args.op) == bool(args.policy):
+        raise ValueError("preview needs exactly one of --op NAME or --policy PATH (a policy.json).")
+    if args.op:
+        output = args.output or f"preview_{args.op}.png"
+        magnitudes = [float(value) for value in args.magnitudes.split(",")] if args.magnitudes else None
+        kwargs = {"magnitudes": magnitudes} if magnitudes else {}
+        preview.write_op_preview(args.op, output, seed=args.seed, size=args.size, **kwargs)
+    else:
+        path = os.path.join(args.policy, POLICY_FILE_NAME) if os.path.isdir(args.policy) else args.policy
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No policy file at {path}.")
+        with open(path) as handle:
+            text = handle.read()
+        try:
+            policy = Policy.from_json(text)
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path} is not an augment_ops policy: {error}") from error
+        output = args.output or "preview_policy.png"
+        preview.write_policy_preview(policy, output, num_draws=args.draws, seed=args.seed, size=args.size)
+    print(f"Preview: {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autofit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the MNIST-5k demo pipeline")
     demo.add_argument("--run-dir", default="runs/demo")
     demo.set_defaults(handler=_demo)
+
+    preview = commands.add_parser(
+        "preview", help="PNG grid of an augmentation op across magnitudes, or draws of a policy, on sample photos"
+    )
+    preview.add_argument("--op", help="augment_ops op name (see augment_ops.op_names())")
+    preview.add_argument("--policy", help="policy.json, or an AugmentationPolicy artifact folder holding one")
+    preview.add_argument("--magnitudes", help="comma-separated magnitudes in [0,1] for --op (default 0,0.25,0.5,0.75,1)")
+    preview.add_argument("--draws", type=int, default=5, help="random draws of --policy (default 5)")
+    preview.add_argument("--seed", type=int, default=0)
+    preview.add_argument("--size", type=int, default=128, help="photo side in pixels (default 128)")
+    preview.add_argument("--output", help="PNG path (default preview_<op>.png or preview_policy.png)")
+    preview.set_defaults(handler=_preview)
 
     from pipelines import submit
 

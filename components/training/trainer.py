@@ -136,7 +136,7 @@ def mix_batch(
     """
     from augment_ops import registry, seeds  # Only when mixing is on.
 
-    base = seeds.derive(seeds.as_seed(int(seed)), "soft_label_mixing", tf.cast(step, tf.int32))
+    base = seeds.fold_in(seeds.derive(seeds.as_seed(int(seed)), "soft_label_mixing"), step)
     batch = {"images": images, "labels": tf.cast(targets, images.dtype)}
     batch_size = tf.shape(images)[0]
     mixup_magnitude = tf.fill([batch_size], float(mixup_alpha))

@@ -81,10 +81,20 @@ def test_mixing_is_seeded_per_step():
     assert not np.allclose(first[1], next_step[1])
 
 
+def test_mixing_draws_anew_each_step_inside_a_traced_train_step():
+    # The step is a tensor here, as in the train loop: one trace serves every step.
+    images, targets, _ = _constant_batch()
+    traced = tf.function(lambda step: trainer.mix_batch(images, targets, 1.0, 1.0, seed=7, step=step))
+    step_3, step_4 = traced(tf.constant(3, tf.int64)), traced(tf.constant(4, tf.int64))
+    assert not np.allclose(step_3[1], step_4[1])
+    np.testing.assert_array_equal(traced(tf.constant(3, tf.int64))[1], step_3[1])
+    np.testing.assert_allclose(step_3[1], trainer.mix_batch(images, targets, 1.0, 1.0, seed=7, step=3)[1], atol=1e-6)
+
+
 def test_mixup_and_cutmix_with_label_smoothing_train(tmp_path):
     examples, _, data_spec = artifact_pair(tmp_path, SPLITS)
     config = TrainingConfig(
-        architecture="tiny_cnn", epochs=6, batch_size=16, learning_rate=0.03, verbose=0,
+        architecture="tiny_cnn", epochs=10, batch_size=16, learning_rate=0.03, verbose=0,
         mixup_alpha=1.0, cutmix_alpha=1.0, label_smoothing=0.1,
     )
     model, history, metrics = training.train_classifier(examples.uri, data_spec, config)
