@@ -4,7 +4,9 @@ Pass 1 (inference only): a briefly trained proxy (or a given model) measures
 how far each candidate (op, magnitude) moves held-out images in its feature
 space; ops with alike response curves are clustered.
 Pass 2: short warm-started trainings per cluster at a few magnitudes (clusters
-that relabel most images even at the smallest magnitude are pruned), then
+that relabel most images even at the smallest magnitude are pruned; each
+trial leaves out the cluster's ops that barely move the data at its
+magnitude, see `moving_ops`), then
 the helpful clusters combined at a few probabilities; the policy with the
 best held-out accuracy wins (the strongest one within noise of the best, see
 selection.py), with no augmentation and RandAugment in the same comparison.
@@ -118,11 +120,34 @@ def trainable_ops(cluster: clustering.Cluster, config: AugmentationSearchConfig)
     return cluster.ops if config.policy_mixing_ops else search_policy.without_mixing(cluster.ops)
 
 
+def moving_ops(
+    ops: Sequence[str], effects: Sequence[distances.CandidateEffect], magnitude: float, min_share: float
+) -> tuple:
+    """The ops that visibly move the data at `magnitude`: pass-1 relative Frechet >= min_share x their mean.
+
+    A policy draws one op per sample, so an op that barely changes the image
+    at this magnitude (gamma or posterize on near-binary digits) spends draws
+    on near-copies and dilutes the ops that do augment. Ops without a pass-1
+    measurement at this magnitude are kept.
+    """
+    lookup = clustering.effect_lookup(effects)
+    moved = {
+        op: lookup[key].relative_frechet
+        for op in ops
+        if (key := (op, candidates_lib.canonical_magnitude(op, float(magnitude)))) in lookup
+    }
+    if min_share <= 0.0 or not moved:
+        return tuple(ops)
+    floor = min_share * float(np.mean(list(moved.values())))
+    return tuple(op for op in ops if op not in moved or moved[op] >= floor)
+
+
 def run_pass_two(
     runner: trials.TrialRunner,
     clusters: Sequence[clustering.Cluster],
     magnitudes: Dict[int, List[float]],
     config: AugmentationSearchConfig,
+    effects: Sequence[distances.CandidateEffect] = (),
 ) -> trials.TrialResult:
     """Baselines, single-cluster trials, then the helpful clusters combined; returns the chosen trial."""
     tolerance = config.selection_tolerance
@@ -136,8 +161,9 @@ def run_pass_two(
             continue
         for magnitude in magnitudes[cluster.index]:
             name = f"cluster{cluster.index}_m{magnitude:.2f}_p{probability:.2f}"
+            active = moving_ops(ops, effects, magnitude, config.min_effect_share)
             runner.run(
-                name, search_policy.cluster_policy(ops, magnitude, probability, name), CLUSTER,
+                name, search_policy.cluster_policy(active, magnitude, probability, name), CLUSTER,
                 cluster=cluster.index, magnitude=magnitude, probability=probability,
             )
     choices = selection.cluster_choices(runner.results, tolerance)
@@ -217,7 +243,7 @@ def run_search(
         model, train_images, train_targets, eval_images, eval_targets,
         training_config(config, config.trial_epochs, config.trial_learning_rate), task,
     )
-    chosen = run_pass_two(runner, clusters, magnitudes, config)
+    chosen = run_pass_two(runner, clusters, magnitudes, config, effects)
     pass_two_seconds = time.perf_counter() - pass_two_start
     policy = chosen.policy if chosen.policy is not None else search_policy.IDENTITY_POLICY
     logger.info(

@@ -49,11 +49,18 @@ class AugmentationSearchConfig:
       magnitudes_per_cluster: pass-2 magnitudes tried per cluster: the largest ones
         whose pass-1 mean label change stays within max_label_change.
       max_label_change: see magnitudes_per_cluster.
+      min_effect_share: a cluster's trial at magnitude m keeps only the ops whose
+        pass-1 relative Frechet distance at m is at least this share of the
+        cluster's mean there; ops that barely move the data (gamma on digits)
+        would spend the policy's one draw per sample on near-copies. 0 keeps all.
       prune_label_change: clusters whose pass-1 mean label change exceeds this
         even at the smallest grid magnitude are not trained in pass 2 (they
         relabel most images, e.g. mirroring digits); None trains every cluster
         (once, at the smallest magnitude) so pass 2 shows their cost too.
       probabilities: apply probabilities tried; single clusters use the largest.
+        The default 0.5 leaves half of every batch clean: a fixed-magnitude op
+        at probability 1 never shows the model an unwarped (unblurred) image
+        like the ones it is tested on.
       randaugment_num_ops, randaugment_magnitude: the RandAugment baseline (N, M of 10).
       choose_baselines: output no augmentation or RandAugment when it beats the
         searched policy by more than the noise.
@@ -85,8 +92,9 @@ class AugmentationSearchConfig:
     inert_threshold: float = 1e-3
     magnitudes_per_cluster: int = 2
     max_label_change: float = 0.2
+    min_effect_share: float = 0.25
     prune_label_change: Optional[float] = 0.5
-    probabilities: Tuple[float, ...] = (0.5, 1.0)
+    probabilities: Tuple[float, ...] = (0.5,)
     randaugment_num_ops: int = 2
     randaugment_magnitude: int = 9
     choose_baselines: bool = True
@@ -121,6 +129,7 @@ class AugmentationSearchConfig:
         )
         _check(1 <= self.min_clusters <= self.max_clusters, "min_clusters must be in [1, max_clusters].")
         _check(self.magnitudes_per_cluster >= 1, "magnitudes_per_cluster must be >= 1.")
+        _check(0.0 <= self.min_effect_share < 1.0, f"min_effect_share must be in [0, 1); got {self.min_effect_share}.")
         _check(0.0 < self.max_label_change <= 1.0, f"max_label_change must be in (0, 1]; got {self.max_label_change}.")
         _check(
             self.prune_label_change is None or self.max_label_change <= self.prune_label_change <= 1.0,

@@ -20,6 +20,8 @@ from components.types import artifacts, config_json
         ({"probabilities": (0.0,)}, "probabilities"),
         ({"box_priors": ("hexagon",)}, "box_priors"),
         ({"num_clusters": 12}, "num_clusters"),
+        ({"min_effect_share": 1.0}, "min_effect_share"),
+        ({"min_effect_share": -0.1}, "min_effect_share"),
     ],
 )
 def test_bad_configs_fail_at_construction(overrides, message):
