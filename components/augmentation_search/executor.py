@@ -103,11 +103,13 @@ class Executor(base_executor.BaseExecutor):
         config = config_json.config_from_json(AugmentationSearchConfig, exec_properties[spec.CONFIG_KEY])
         examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
         data_spec = read_data_spec(artifact_utils.get_single_uri(input_dict[spec.DATA_SPEC_KEY]))
+        if data_spec.task == features.TASK_DETECTION:
+            self._search_detection(config, examples.uri, data_spec, output_dict)
+            return
         if data_spec.task != features.TASK_CLASSIFICATION:
             raise ValueError(
-                f"AugmentationSearch searches classification data; this DataSpec's task is {data_spec.task!r}. "
-                "For detection, box_prior.choose_box_prior picks the box prior once a detection trainer "
-                "provides its scorer (the suite has none yet)."
+                f"AugmentationSearch searches classification and detection data; this DataSpec's task is "
+                f"{data_spec.task!r}."
             )
         model = None
         model_artifacts = input_dict.get(spec.MODEL_KEY) or []
@@ -133,6 +135,68 @@ class Executor(base_executor.BaseExecutor):
         record_evidence(policy_artifact, result)
         record_evidence(report_artifact, result)
         logger.info("augmentation policy written to %s; report to %s", policy_artifact.uri, report_artifact.uri)
+
+
+    def _search_detection(self, config, examples_uri, data_spec, output_dict) -> None:
+        """Detection: family policies and box priors scored by the detection proxy (detection_search.py)."""
+        from components.augmentation_search import detection_proxy, detection_search
+
+        image_size = detection_image_size(config, data_spec)
+        train = examples_io.load_detection_split(examples_uri, features.TRAIN_SPLIT, data_spec, image_size)
+        held_out = examples_io.load_detection_split(examples_uri, features.EVAL_SPLIT, data_spec, image_size)
+        for split, (_, _, labels) in ((features.TRAIN_SPLIT, train), (features.EVAL_SPLIT, held_out)):
+            if not (labels >= 0).any():
+                raise ValueError(f"Split {split!r} of Examples at {examples_uri} has no boxes; the detection search needs some.")
+        if config.max_train_examples is not None and len(train[0]) > config.max_train_examples:
+            rows = np.sort(np.random.default_rng(config.seed).permutation(len(train[0]))[: config.max_train_examples])
+            train = tuple(part[rows] for part in train)
+        families = detection_families(config)
+        logger.info(
+            "detection search on %d train / %d eval images at %s: families %s, priors %s",
+            len(train[0]), len(held_out[0]), image_size, families, config.box_priors,
+        )
+        result = detection_search.search_detection(
+            train, held_out, data_spec.num_classes,
+            candidates=detection_search.detection_candidates(families),
+            priors=config.box_priors,
+            proxy_config=detection_proxy.DetectionProxyConfig(
+                epochs=config.detection_epochs, batch_size=config.batch_size,
+                learning_rate=config.learning_rate, seed=config.seed,
+            ),
+        )
+        policy_artifact = artifact_utils.get_single_instance(output_dict[spec.AUGMENTATION_POLICY_KEY])
+        report_artifact = artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY])
+        detection_search.write_detection_outputs(result, policy_artifact.uri, report_artifact.uri)
+        for artifact in (policy_artifact, report_artifact):
+            artifact.set_string_custom_property("chosen_policy", result.policy.name)
+            artifact.set_string_custom_property("box_prior", result.box_prior or "")
+            artifact.set_float_custom_property("chosen_map", result.scores[result.policy.name])
+            artifact.set_float_custom_property("no_augmentation_map", result.scores[detection_search.IDENTITY_POLICY.name])
+            artifact.set_float_custom_property("search_seconds", result.seconds["total"])
+            artifact.set_int_custom_property("num_candidates", len(result.scores))
+        logger.info("detection policy %s, box prior %s, written to %s", result.policy.name, result.box_prior, policy_artifact.uri)
+
+
+def detection_image_size(config: AugmentationSearchConfig, data_spec: DataSpecContent) -> Tuple[int, int]:
+    """The config's or the data's size, rounded down to the proxy's stride (normalized boxes are unaffected)."""
+    from components.augmentation_search.detection_proxy import DetectionProxyConfig
+
+    stride = DetectionProxyConfig().stride
+    height, width = config.image_size or examples_io.default_image_size(data_spec)
+    return (max(stride * 2, int(height) // stride * stride), max(stride * 2, int(width) // stride * stride))
+
+
+def detection_families(config: AugmentationSearchConfig) -> Dict[str, Tuple[str, ...]]:
+    """detection_search.DETECTION_FAMILIES restricted to config.ops and without config.excluded_ops."""
+    from components.augmentation_search.detection_search import DETECTION_FAMILIES
+
+    allowed = set(config.ops) if config.ops else None
+    families = {}
+    for family, ops in DETECTION_FAMILIES.items():
+        kept = tuple(op for op in ops if (allowed is None or op in allowed) and op not in config.excluded_ops)
+        if kept:
+            families[family] = kept
+    return families
 
 
 def write_policy(result: SearchResult, directory: str) -> str:

@@ -70,7 +70,11 @@ class AugmentationSearchConfig:
         the Training component feeds its augmentation layer images only, and
         mixing ops need the labels (pass 1 still measures them).
       max_train_examples: search on a seeded subset of the train split (None: all).
-      box_priors: detection only: box shape priors pass 2 chooses among.
+      box_priors: detection only: box shape priors the search chooses among
+        (every candidate that rotates or shears is trained once per prior).
+      detection_epochs: detection only: epochs of each detection-proxy
+        training (detection_proxy.py); the detection search trains one per
+        candidate, and one per prior for candidates that rotate or shear.
       seed: every random choice; same seed, same policy.
     """
 
@@ -102,6 +106,7 @@ class AugmentationSearchConfig:
     policy_mixing_ops: bool = False
     max_train_examples: Optional[int] = None
     box_priors: Tuple[str, ...] = ("rectangle", "ellipse", "cross")
+    detection_epochs: int = 12
     seed: int = 0
 
     def __post_init__(self):
@@ -114,6 +119,7 @@ class AugmentationSearchConfig:
         _check(self.trial_learning_rate > 0, f"trial_learning_rate must be > 0; got {self.trial_learning_rate}.")
         _check(self.selection_tolerance >= 0, f"selection_tolerance must be >= 0; got {self.selection_tolerance}.")
         _check(self.proxy_epochs >= 1 and self.trial_epochs >= 1, "proxy_epochs and trial_epochs must be >= 1.")
+        _check(self.detection_epochs >= 1, f"detection_epochs must be >= 1; got {self.detection_epochs}.")
         _check(
             len(self.magnitudes) >= 2 and all(0.0 < m <= 1.0 for m in self.magnitudes),
             f"magnitudes must hold >= 2 values in (0, 1]; got {self.magnitudes}.",

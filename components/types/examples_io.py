@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 from components.types import features
@@ -158,6 +159,53 @@ def load_split(
     if repeat:
         dataset = dataset.repeat()
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def load_detection_split(
+    examples_uri: str, split: str, data_spec: DataSpecContent, image_size: Optional[Tuple[int, int]] = None
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A detection split in memory: images, boxes padded to the most boxes of any image, box labels.
+
+    Returns:
+      images float32 `[N,H,W,C]` in [0,1] at `image_size`; boxes float32
+      `[N,M,4]` normalized (ymin, xmin, ymax, xmax), padded rows -1; labels
+      int32 `[N,M]`, padded -1. Normalized boxes need no change on resizing.
+
+    Raises:
+      ValueError: for a non-detection DataSpec, or a record whose box
+        coordinate lists differ in length (named by its source id).
+    """
+    if data_spec.task != features.TASK_DETECTION:
+        raise ValueError(f"load_detection_split reads detection data; task is {data_spec.task!r}.")
+    image_size = tuple(image_size or default_image_size(data_spec))
+    spec = {
+        features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string),
+        features.IMAGE_SOURCE_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
+        features.BOXES_LABEL: tf.io.VarLenFeature(tf.int64),
+        **{key: tf.io.VarLenFeature(tf.float32) for key in features.BOX_COORDINATE_KEYS},
+    }
+    images, boxes, labels = [], [], []
+    for serialized in tf.data.TFRecordDataset(split_files(examples_uri, split), compression_type="GZIP"):
+        parsed = tf.io.parse_single_example(serialized, spec)
+        coordinates = [tf.sparse.to_dense(parsed[key]).numpy() for key in features.BOX_COORDINATE_KEYS]
+        box_labels = tf.sparse.to_dense(parsed[features.BOXES_LABEL]).numpy()
+        if len({len(values) for values in coordinates} | {len(box_labels)}) != 1:
+            source = parsed[features.IMAGE_SOURCE_ID].numpy().decode("utf-8", "replace")
+            raise ValueError(
+                f"Record {source!r} in split {split!r} of {examples_uri}: box coordinate and label lists differ in "
+                f"length ({[len(values) for values in coordinates]} coordinates, {len(box_labels)} labels)."
+            )
+        images.append(decode_image(parsed[features.IMAGE_ENCODED], data_spec.channels, image_size).numpy())
+        boxes.append(np.stack(coordinates, axis=-1).reshape(-1, 4))
+        labels.append(box_labels.astype(np.int32))
+    most = max([len(row) for row in labels] + [1])
+    padded_boxes = np.full((len(images), most, 4), -1.0, np.float32)
+    padded_labels = np.full((len(images), most), -1, np.int32)
+    for index, (row_boxes, row_labels) in enumerate(zip(boxes, labels)):
+        padded_boxes[index, : len(row_labels)] = row_boxes
+        padded_labels[index, : len(row_labels)] = row_labels
+    empty = np.zeros((0, image_size[0], image_size[1], data_spec.channels), np.float32)
+    return (np.stack(images) if images else empty), padded_boxes, padded_labels
 
 
 def count_records(examples_uri: str, split: str) -> int:

@@ -120,18 +120,62 @@ def test_a_cluster_policy_written_by_the_search_loads_as_the_training_layer(tmp_
     np.testing.assert_array_equal(layer(images, training=False), images)
 
 
-def test_non_classification_data_is_a_clear_error(tmp_path):
-    from components.types.data_spec import read_data_spec, write_data_spec
-
-    examples, data_spec, content = artifact_pair(tmp_path, {"train": 4, "eval": 4})
-    content.task = "detection"
-    write_data_spec(content, data_spec.uri)
-    assert read_data_spec(data_spec.uri).task == "detection"
+def _run(examples, data_spec, tmp_path, config):
     policy_artifact, report_artifact = artifacts.AugmentationPolicy(), artifacts.Report()
     policy_artifact.uri, report_artifact.uri = str(tmp_path / "p"), str(tmp_path / "r")
-    with pytest.raises(ValueError, match="classification data; this DataSpec's task is 'detection'"):
-        Executor().Do(
-            {"examples": [examples], "data_spec": [data_spec]},
-            {"augmentation_policy": [policy_artifact], "report": [report_artifact]},
-            {"config": config_json.config_to_json(_search_config())},
-        )
+    Executor().Do(
+        {"examples": [examples], "data_spec": [data_spec]},
+        {"augmentation_policy": [policy_artifact], "report": [report_artifact]},
+        {"config": config_json.config_to_json(config)},
+    )
+    return policy_artifact, report_artifact
+
+
+def _declare_task(data_spec, content, task):
+    from components.types.data_spec import write_data_spec
+
+    content.task = task
+    write_data_spec(content, data_spec.uri)
+
+
+def test_segmentation_data_is_a_clear_error(tmp_path):
+    examples, data_spec, content = artifact_pair(tmp_path, {"train": 4, "eval": 4})
+    _declare_task(data_spec, content, "segmentation")
+    with pytest.raises(ValueError, match="classification and detection data; this DataSpec's task is 'segmentation'"):
+        _run(examples, data_spec, tmp_path, _search_config())
+
+
+def test_detection_data_without_boxes_is_a_clear_error(tmp_path):
+    examples, data_spec, content = artifact_pair(tmp_path, {"train": 4, "eval": 4})
+    _declare_task(data_spec, content, "detection")
+    with pytest.raises(ValueError, match="Split 'train' of Examples at .* has no boxes"):
+        _run(examples, data_spec, tmp_path, _search_config())
+
+
+def test_detection_search_writes_policy_box_prior_and_report(tmp_path):
+    from components.augmentation_search.detection_search import OPTIONS_FILE_NAME, prior_sensitive
+    from tests.support.shapes import write_shape_detection_examples
+
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path / "examples")
+    data_spec = artifacts.DataSpec()
+    data_spec.uri = str(tmp_path / "spec")
+    write_shape_detection_examples(examples.uri, data_spec.uri, {"train": 48, "eval": 16}, shape="disc", size=30)
+    config = _search_config(ops=("rotate", "brightness"), detection_epochs=1, batch_size=16, box_priors=("rectangle", "ellipse"))
+    policy_artifact, report_artifact = _run(examples, data_spec, tmp_path, config)
+    policy = Policy.from_json(open(os.path.join(policy_artifact.uri, POLICY_FILE_NAME)).read())
+    with open(os.path.join(policy_artifact.uri, OPTIONS_FILE_NAME)) as handle:
+        options = json.load(handle)
+    summary = json.load(open(os.path.join(report_artifact.uri, "summary.json")))
+    # none, RandAugment, geometric (rotate only) and colour (brightness only) at 2 magnitudes each.
+    assert sorted(summary["held_out_map"]) == sorted(
+        ["none", "rand_augment_n2_m0.3", "geometric_m0.30", "geometric_m0.60", "colour_m0.30", "colour_m0.60"]
+    )
+    assert set(summary["candidate_box_prior_map"]) == {"rand_augment_n2_m0.3", "geometric_m0.30", "geometric_m0.60"}
+    assert policy.name == summary["chosen_policy"] == policy_artifact.get_string_custom_property("chosen_policy")
+    if prior_sensitive(policy):
+        assert summary["box_prior"] in ("rectangle", "ellipse") and options["box_prior"] == summary["box_prior"]
+    else:
+        assert summary["box_prior"] is None and options["box_prior"] == "rectangle"  # the default, unused
+    assert policy_artifact.get_float_custom_property("chosen_map") == max(summary["held_out_map"].values())
+    assert os.path.getsize(os.path.join(report_artifact.uri, "detection_search.png")) > 1000
