@@ -29,7 +29,7 @@ STYLE_PROVENANCE = "synthetic_style"
 # MLMD custom property names.
 FRECHET_DISTANCE_PROPERTY = "frechet_distance"
 FEATURE_SPACE_PROPERTY = "feature_space"
-SYNTHETIC_RATIO_PROPERTY = "synthetic_ratio"
+SYNTHETIC_RATIO_PROPERTY = artifacts.SYNTHETIC_RATIO_PROPERTY
 SYNTHETIC_COUNT_PROPERTY = "num_synthetic"
 SECONDS_PROPERTY = "seconds"
 

@@ -34,12 +34,16 @@ class Training(base_component.BaseComponent):
         augmentation_policy: Optional[types.BaseChannel] = None,
         warm_start_model: Optional[types.BaseChannel] = None,
         synthetic_examples: Union[types.BaseChannel, Sequence[types.BaseChannel], None] = None,
+        blend_report: Optional[types.BaseChannel] = None,
     ):
+        """`blend_report`: BlendSearch's report; its chosen ratio replaces config.synthetic_ratio at run time."""
         config = config_json.coerce_config(spec.TrainingConfig, config)
         if isinstance(synthetic_examples, (list, tuple)):  # Several generators: one union channel.
             synthetic_examples = channel_utils.union(synthetic_examples) if synthetic_examples else None
         if config.synthetic_ratio > 0 and synthetic_examples is None:
             raise ValueError(f"synthetic_ratio={config.synthetic_ratio} needs a synthetic_examples input.")
+        if blend_report is not None and synthetic_examples is None:
+            raise ValueError("blend_report sets the synthetic ratio and needs a synthetic_examples input.")
         super().__init__(
             spec=spec.TrainingSpec(
                 examples=examples,
@@ -47,6 +51,7 @@ class Training(base_component.BaseComponent):
                 augmentation_policy=augmentation_policy,
                 warm_start_model=warm_start_model,
                 synthetic_examples=synthetic_examples,
+                blend_report=blend_report,
                 config=config_json.config_to_json(config),
                 model=types.Channel(type=standard_artifacts.Model),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from typing import Any, Dict, List, Optional
@@ -12,6 +13,7 @@ from tfx.types import artifact_utils
 
 from components.training import model_io, spec, training
 from components.types import artifacts, config_json
+from components.types.artifacts import SYNTHETIC_RATIO_PROPERTY
 from components.types.data_spec import read_data_spec
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,26 @@ def optional_single(input_dict: Dict[str, List[types.Artifact]], key: str) -> Op
     return artifacts[0] if artifacts else None
 
 
+def ratio_from_blend_report(config: spec.TrainingConfig, report: Optional[types.Artifact]):
+    """(config, source): BlendSearch's chosen synthetic ratio replaces the configured one when its report is wired in.
+
+    Raises:
+      ValueError: when the report carries no synthetic_ratio property (not a BlendSearch report).
+    """
+    if report is None:
+        return config, "config"
+    if not report.has_custom_property(SYNTHETIC_RATIO_PROPERTY):
+        raise ValueError(
+            f"The blend_report at {report.uri} has no {SYNTHETIC_RATIO_PROPERTY!r} property; wire BlendSearch's "
+            "report output there."
+        )
+    ratio = float(report.get_float_custom_property(SYNTHETIC_RATIO_PROPERTY))
+    if config.synthetic_ratio not in (0.0, ratio):
+        logger.warning("synthetic_ratio %s from the config is replaced by BlendSearch's %s.", config.synthetic_ratio, ratio)
+    logger.info("synthetic_ratio %s from BlendSearch's report %s", ratio, report.uri)
+    return dataclasses.replace(config, synthetic_ratio=ratio), "blend_search"
+
+
 class Executor(base_executor.BaseExecutor):
     """Trains the configured model and writes the Model artifact."""
 
@@ -52,6 +74,7 @@ class Executor(base_executor.BaseExecutor):
         warm_start = model_io.load_model(warm.uri) if warm else None
 
         synthetic_uris = [artifact.uri for artifact in input_dict.get(spec.SYNTHETIC_EXAMPLES_KEY) or []]
+        config, ratio_source = ratio_from_blend_report(config, optional_single(input_dict, spec.BLEND_REPORT_KEY))
         model, history, metrics = training.train_classifier(
             examples.uri, data_spec, config, augmentation=augmentation, warm_start=warm_start,
             synthetic_uris=synthetic_uris,
@@ -61,5 +84,6 @@ class Executor(base_executor.BaseExecutor):
         model_io.record_metrics(model_artifact, metrics)
         model_artifact.set_string_custom_property("architecture", config.module_file or config.architecture)
         model_artifact.set_int_custom_property("epochs_trained", len(history.get("loss", [])))
-        model_artifact.set_float_custom_property("synthetic_ratio", config.synthetic_ratio if synthetic_uris else 0.0)
+        model_artifact.set_float_custom_property(SYNTHETIC_RATIO_PROPERTY, config.synthetic_ratio if synthetic_uris else 0.0)
+        model_artifact.set_string_custom_property("synthetic_ratio_source", ratio_source if synthetic_uris else "")
         logger.info("Model written to %s", model_artifact.uri)

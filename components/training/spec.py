@@ -16,6 +16,7 @@ DATA_SPEC_KEY = "data_spec"
 AUGMENTATION_POLICY_KEY = "augmentation_policy"
 WARM_START_MODEL_KEY = "warm_start_model"
 SYNTHETIC_EXAMPLES_KEY = "synthetic_examples"
+BLEND_REPORT_KEY = "blend_report"
 # Output keys.
 MODEL_KEY = "model"
 # Exec property keys.
@@ -117,5 +118,7 @@ class TrainingSpec(component_spec.ComponentSpec):
         AUGMENTATION_POLICY_KEY: component_spec.ChannelParameter(type=artifacts.AugmentationPolicy, optional=True),
         WARM_START_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model, optional=True),
         SYNTHETIC_EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples, optional=True),
+        # BlendSearch's report: its synthetic_ratio custom property replaces config.synthetic_ratio.
+        BLEND_REPORT_KEY: component_spec.ChannelParameter(type=artifacts.Report, optional=True),
     }
     OUTPUTS = {MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}

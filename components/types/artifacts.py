@@ -15,6 +15,8 @@ class DataSpec(artifact.Artifact):
 
 # The file an AugmentationPolicy artifact holds (augment_ops Policy JSON) at its URI root.
 POLICY_FILE_NAME = "policy.json"
+# Custom property of BlendSearch's model and report (and of Training's model): synthetic examples per real one.
+SYNTHETIC_RATIO_PROPERTY = "synthetic_ratio"
 
 
 class AugmentationPolicy(artifact.Artifact):

@@ -58,3 +58,18 @@ def test_configs_round_trip_through_json():
     for config in (GanConfig(steps=7, image_size=(16, 16)), StyleTransferConfig(style_dir="/styles", max_images=3),
                    BlendSearchConfig(ratios=(0.0, 2.0), seeds=(1, 2), training={"epochs": 2})):
         assert config_json.config_from_json(type(config), config_json.config_to_json(config)) == config
+
+
+def test_training_takes_blend_search_report_only_with_synthetic_examples(translation):
+    from components.training.component import Training
+
+    examples, data_spec = translation.outputs["examples"], translation.outputs["data_spec"]
+    gan = GanSynthesis(examples=examples, data_spec=data_spec)
+    search = BlendSearch(examples=examples, data_spec=data_spec, synthetic_examples=gan.outputs["synthetic_examples"])
+    training = Training(
+        examples=examples, data_spec=data_spec, synthetic_examples=gan.outputs["synthetic_examples"],
+        blend_report=search.outputs["report"],
+    )
+    assert training.inputs["blend_report"] is search.outputs["report"]
+    with pytest.raises(ValueError, match="blend_report sets the synthetic ratio and needs a synthetic_examples input"):
+        Training(examples=examples, data_spec=data_spec, blend_report=search.outputs["report"])

@@ -180,3 +180,40 @@ def test_gan_names_the_examples_when_the_train_split_is_empty(tmp_path):
                        report=artifacts.Report)
     with pytest.raises(ValueError, match="no labeled 'train' records"):
         executor.GanExecutor().Do(_inputs(empty), outputs, {spec.CONFIG_KEY: config_json.config_to_json(GanConfig())})
+
+
+def test_training_takes_the_synthetic_ratio_from_the_blend_search_report(real, gan_run, tmp_path, monkeypatch):
+    from components.synthesis import blend
+    from components.training import executor as training_executor
+    from components.training.spec import TrainingConfig
+
+    ratios = []
+    original = blend.train_dataset_with_synthetic
+
+    def spy(*args, **kwargs):
+        ratios.append(args[5])  # (examples_uri, synthetic_uris, data_spec, batch_size, image_size, ratio, ...)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(blend, "train_dataset_with_synthetic", spy)
+
+    report = artifacts.Report()
+    report.uri = str(tmp_path / "blend_report")
+    report.set_float_custom_property(spec.SYNTHETIC_RATIO_PROPERTY, 0.5)
+    config = TrainingConfig(architecture="tiny_cnn", epochs=1, batch_size=8, verbose=0, synthetic_ratio=0.0)
+    inputs = _inputs(real, synthetic_examples=[_single(gan_run, spec.SYNTHETIC_EXAMPLES_KEY)], blend_report=[report])
+    outputs = _outputs(tmp_path, model=standard_artifacts.Model)
+    training_executor.Executor().Do(inputs, outputs, {"config": config_json.config_to_json(config)})
+    model = _single(outputs, "model")
+    assert model.get_float_custom_property(spec.SYNTHETIC_RATIO_PROPERTY) == 0.5
+    assert model.get_string_custom_property("synthetic_ratio_source") == "blend_search"
+    assert ratios == [0.5]  # the blend the model trained on, not the config's 0
+    history = json.load(open(os.path.join(model.uri, "history.json")))
+    assert len(history["loss"]) == 1
+
+    not_blend = artifacts.Report()
+    not_blend.uri = str(tmp_path / "other_report")
+    with pytest.raises(ValueError, match="other_report has no 'synthetic_ratio' property"):
+        training_executor.Executor().Do(
+            dict(inputs, blend_report=[not_blend]), _outputs(tmp_path / "again", model=standard_artifacts.Model),
+            {"config": config_json.config_to_json(config)},
+        )
