@@ -43,10 +43,15 @@ def load_arrays(
         raise ValueError(
             f"Split {split!r} of Examples at {examples_uri} has {len(labels)} labeled examples; the search needs >= 2."
         )
-    if limit is not None and len(labels) > limit:
-        rows = np.sort(np.random.default_rng(seed).permutation(len(labels))[:limit])
-        images, labels = images[rows], labels[rows]
-    return images, labels
+    rows = seeded_subset(len(labels), limit, seed)
+    return images[rows], labels[rows]
+
+
+def seeded_subset(count: int, limit: Optional[int], seed: int) -> np.ndarray:
+    """Sorted row indices: all `count` rows, or a seeded random `limit` of them."""
+    if limit is None or count <= limit:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).permutation(count)[:limit])
 
 
 def search_image_size(config: AugmentationSearchConfig, data_spec: DataSpecContent, model) -> Tuple[int, int]:
@@ -136,7 +141,6 @@ class Executor(base_executor.BaseExecutor):
         record_evidence(report_artifact, result)
         logger.info("augmentation policy written to %s; report to %s", policy_artifact.uri, report_artifact.uri)
 
-
     def _search_detection(self, config, examples_uri, data_spec, output_dict) -> None:
         """Detection: family policies and box priors scored by the detection proxy (detection_search.py)."""
         from components.augmentation_search import detection_proxy, detection_search
@@ -147,9 +151,8 @@ class Executor(base_executor.BaseExecutor):
         for split, (_, _, labels) in ((features.TRAIN_SPLIT, train), (features.EVAL_SPLIT, held_out)):
             if not (labels >= 0).any():
                 raise ValueError(f"Split {split!r} of Examples at {examples_uri} has no boxes; the detection search needs some.")
-        if config.max_train_examples is not None and len(train[0]) > config.max_train_examples:
-            rows = np.sort(np.random.default_rng(config.seed).permutation(len(train[0]))[: config.max_train_examples])
-            train = tuple(part[rows] for part in train)
+        rows = seeded_subset(len(train[0]), config.max_train_examples, config.seed)
+        train = tuple(part[rows] for part in train)
         families = detection_families(config)
         logger.info(
             "detection search on %d train / %d eval images at %s: families %s, priors %s",
