@@ -101,8 +101,8 @@ def grayscale(images, magnitude, seed):
 def gamma(images, magnitude, seed):
     """x ** gamma with gamma = 2 ** (+-m): brightens or darkens mid-tones.
 
-    Written as exp(gamma * log x), which XLA vectorizes (its pow does not:
-    2x slower); log 0 = -inf gives 0 ** gamma = 0 as pow does.
+    Written as exp(gamma * log x): XLA's pow measured 1.7x slower on CPU;
+    log 0 = -inf gives 0 ** gamma = 0 as pow does.
     """
     sign = seeds.random_sign(seed, tf.shape(magnitude)[0])
     exponent = _column(tf.pow(2.0, sign * magnitude * MAX_LOG2_GAMMA))
