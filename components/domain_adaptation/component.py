@@ -55,5 +55,6 @@ class DomainAdaptation(base_component.BaseComponent):
                 source_model=source_model,
                 config=config_json.config_to_json(config),
                 model=types.Channel(type=standard_artifacts.Model),
+                pseudo_labels=types.Channel(type=standard_artifacts.Examples),
             )
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import tempfile
 from typing import Any, Dict, List
 
 from tfx import types
@@ -13,9 +14,10 @@ from tfx.types import artifact_utils
 
 from components.contrastive import backbone
 from components.domain_adaptation import domain_adaptation, spec
+from components.pseudo_labels import labeling, selection
 from components.training import model_io
 from components.training.executor import optional_single
-from components.types import config_json
+from components.types import config_json, features
 from components.types.data_spec import read_data_spec
 
 logger = logging.getLogger(__name__)
@@ -71,5 +73,36 @@ class Executor(base_executor.BaseExecutor):
              "source_examples": source.uri, "target_examples": target.uri,
              "source_model": source_model_artifact.uri if source_model_artifact else None},
         )
+        pseudo_artifact = artifact_utils.get_single_instance(output_dict[spec.PSEUDO_LABELS_KEY])
+        write_target_pseudo_labels(model, target.uri, data_spec, config, pseudo_artifact, model_artifact.uri, picked)
         backbone.reset_layer_names()
         logger.info("domain adaptation: picked %s; model written to %s", picked, model_artifact.uri)
+
+
+def write_target_pseudo_labels(model, target_uri, data_spec, config, artifact: types.Artifact, model_id: str, method: str) -> int:
+    """The picked model's confident predictions on the target's unlabeled split, as labeled Examples.
+
+    Same threshold and class balancing as self-training; each record keeps
+    its source id and gets provenance (kind pseudo_label, the model's URI,
+    its confidence), so a later Training on target data can use and audit it.
+    """
+    split = config.target_unlabeled_split
+    with tempfile.TemporaryDirectory() as progress_dir:  # one pass: nothing to resume
+        predictions = labeling.predict_split(
+            model, target_uri, split, data_spec, backbone.image_shape(model)[:2], progress_dir, model_id=model_id
+        )
+    chosen = selection.select_pseudo_labels(
+        predictions.probabilities, config.confidence_threshold, selection.HARD, config.balance_classes
+    )
+    written = labeling.write_pseudo_labels(
+        target_uri, split, predictions, chosen, artifact.uri, features.TRAIN_SPLIT, teacher_id=model_id
+    )
+    artifact.split_names = artifact_utils.encode_split_names([features.TRAIN_SPLIT])
+    artifact.set_int_custom_property("pseudo_labels", written)
+    artifact.set_int_custom_property("target_records", len(predictions.source_ids))
+    artifact.set_string_custom_property("teacher", model_id)
+    artifact.set_string_custom_property("method", method)
+    artifact.set_float_custom_property("confidence_threshold", config.confidence_threshold)
+    logger.info("domain adaptation: %d pseudo-labels of %d target records written to %s", written,
+                len(predictions.source_ids), artifact.uri)
+    return written

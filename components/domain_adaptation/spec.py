@@ -19,6 +19,8 @@ TARGET_DATA_SPEC_KEY = "target_data_spec"
 SOURCE_MODEL_KEY = "source_model"
 # Output keys.
 MODEL_KEY = "model"
+# The picked model's confident target predictions as labeled Examples (split "train"), with provenance.
+PSEUDO_LABELS_KEY = "pseudo_labels"
 # Exec property keys.
 CONFIG_KEY = "config"
 
@@ -118,4 +120,7 @@ class DomainAdaptationSpec(component_spec.ComponentSpec):
         TARGET_DATA_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DataSpec, optional=True),
         SOURCE_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model, optional=True),
     }
-    OUTPUTS = {MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}
+    OUTPUTS = {
+        MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
+        PSEUDO_LABELS_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
+    }

@@ -119,18 +119,20 @@ def executed(tmp_path_factory):
     target = write_target(str(tmp_path / "target"), {"unlabeled": 48, "eval": 24, "test": 24})
     model = standard_artifacts.Model()
     model.uri = str(tmp_path / "model")
+    pseudo = standard_artifacts.Examples()
+    pseudo.uri = str(tmp_path / "pseudo_labels")
     config = DomainAdaptationConfig(architecture="small_cnn", source_epochs=3, epochs=1, batch_size=16,
                                     self_training_rounds=1, confidence_threshold=0.0, verbose=0)
     Executor().Do(
         {"source_examples": [source], "data_spec": [data_spec_artifact], "target_examples": [target]},
-        {"model": [model]},
+        {"model": [model], "pseudo_labels": [pseudo]},
         {CONFIG_KEY: config_json.config_to_json(config)},
     )
-    return model, target, config
+    return model, target, config, pseudo
 
 
 def test_executor_scores_every_method_and_picks_the_best_on_validation(executed):
-    model, _, config = executed
+    model, _, config, _ = executed
     summary = json.load(open(os.path.join(model.uri, SUMMARY_FILE_NAME)))
     methods = [result["method"] for result in summary["results"]]
     assert methods == list(config.methods)
@@ -145,7 +147,7 @@ def test_executor_scores_every_method_and_picks_the_best_on_validation(executed)
 
 
 def test_output_model_is_the_picked_method_and_loads(executed):
-    model, target, _ = executed
+    model, target, _, _ = executed
     loaded = model_io.load_model(model.uri)
     from components.types.data_spec import DataSpecContent
 
@@ -155,6 +157,36 @@ def test_output_model_is_the_picked_method_and_loads(executed):
     picked = model.get_string_custom_property("best_method")
     assert adaptation.accuracy(loaded, validation) == pytest.approx(
         model.get_float_custom_property(f"target_validation_accuracy_{picked}"))
+
+
+def test_target_pseudo_labels_are_examples_with_provenance_from_the_picked_model(executed):
+    from components.pseudo_labels import selection
+    from components.types.data_spec import DataSpecContent
+
+    model, target, config, pseudo = executed
+    spec = DataSpecContent(task="classification", class_names=["class_0", "class_1", "class_2"], channels=1,
+                           source_format="x")
+    loaded = model_io.load_model(model.uri)
+    unlabeled = examples_io.load_split(target.uri, "unlabeled", spec, batch_size=64, image_size=(12, 12))
+    probabilities = np.concatenate([loaded.predict(images, verbose=0) for images, _ in unlabeled])
+    predicted = np.argmax(probabilities, -1)
+    # The config's threshold (0) and class balancing, as self-training uses them.
+    expected = len(selection.select_pseudo_labels(probabilities, config.confidence_threshold, "hard", True).indices)
+    assert expected > 0
+    assert pseudo.get_int_custom_property("pseudo_labels") == expected
+    assert pseudo.get_int_custom_property("target_records") == 48
+    assert pseudo.get_string_custom_property("teacher") == model.uri
+    assert pseudo.get_string_custom_property("method") == model.get_string_custom_property("best_method")
+    records = [tf.train.Example.FromString(raw.numpy()) for raw in tf.data.TFRecordDataset(
+        examples_io.split_files(pseudo.uri, "train"), compression_type="GZIP")]
+    assert len(records) == expected
+    by_source = {f"target/unlabeled/{index}": label for index, label in enumerate(predicted)}
+    for record in records:
+        feature = record.features.feature
+        source_id = feature[features.IMAGE_SOURCE_ID].bytes_list.value[0].decode()
+        assert feature[features.LABEL].int64_list.value[0] == by_source[source_id]
+        assert feature[features.PROVENANCE].bytes_list.value[0] == b"pseudo_label"
+        assert feature[features.PROVENANCE_MODEL].bytes_list.value[0].decode() == model.uri
 
 
 def test_mismatched_target_classes_are_rejected(tmp_path):
@@ -179,6 +211,6 @@ def test_component_constructs_with_channels():
         source_model=channel_utils.as_channel([standard_artifacts.Model()]),
         config=DomainAdaptationConfig(methods=("source_only", "adabn", "self_training", "dann")),
     )
-    assert "model" in component.outputs
+    assert set(component.outputs) == {"model", "pseudo_labels"}
     assert json.loads(component.exec_properties[CONFIG_KEY])["methods"] == [
         "source_only", "adabn", "self_training", "dann"]

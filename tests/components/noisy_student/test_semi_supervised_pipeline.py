@@ -131,3 +131,6 @@ def test_domain_adaptation_pipeline_lineage(tmp_path):
     assert adapted.properties["best_method"] in ("source_only", "adabn", "coral")
     assert {"target_test_accuracy_source_only", "target_test_accuracy_adabn", "target_test_accuracy_coral"} <= set(
         adapted.properties)
+    pseudo = lineage.artifacts[edges(lineage, adaptation_run, "output")["pseudo_labels"]]
+    assert pseudo.properties["teacher"] == adapted.uri and pseudo.properties["pseudo_labels"] > 0
+    assert pseudo.properties["target_records"] == 30  # the target's unlabeled split
