@@ -184,18 +184,25 @@ def load_detection_split(
         features.BOXES_LABEL: tf.io.VarLenFeature(tf.int64),
         **{key: tf.io.VarLenFeature(tf.float32) for key in features.BOX_COORDINATE_KEYS},
     }
-    images, boxes, labels = [], [], []
-    for serialized in tf.data.TFRecordDataset(split_files(examples_uri, split), compression_type="GZIP"):
+    def parse(serialized):
         parsed = tf.io.parse_single_example(serialized, spec)
-        coordinates = [tf.sparse.to_dense(parsed[key]).numpy() for key in features.BOX_COORDINATE_KEYS]
-        box_labels = tf.sparse.to_dense(parsed[features.BOXES_LABEL]).numpy()
+        coordinates = tuple(tf.sparse.to_dense(parsed[key]) for key in features.BOX_COORDINATE_KEYS)
+        image = decode_image(parsed[features.IMAGE_ENCODED], data_spec.channels, image_size)
+        return image, coordinates, tf.sparse.to_dense(parsed[features.BOXES_LABEL]), parsed[features.IMAGE_SOURCE_ID]
+
+    dataset = tf.data.TFRecordDataset(split_files(examples_uri, split), compression_type="GZIP")
+    images, boxes, labels = [], [], []
+    # Decoding runs in parallel in tf.data; the per-record checks stay here, where the record can be named.
+    for image, coordinates, box_labels, source in dataset.map(
+        parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    ).as_numpy_iterator():
         if len({len(values) for values in coordinates} | {len(box_labels)}) != 1:
-            source = parsed[features.IMAGE_SOURCE_ID].numpy().decode("utf-8", "replace")
             raise ValueError(
-                f"Record {source!r} in split {split!r} of {examples_uri}: box coordinate and label lists differ in "
-                f"length ({[len(values) for values in coordinates]} coordinates, {len(box_labels)} labels)."
+                f"Record {source.decode('utf-8', 'replace')!r} in split {split!r} of {examples_uri}: box coordinate "
+                f"and label lists differ in length ({[len(values) for values in coordinates]} coordinates, "
+                f"{len(box_labels)} labels)."
             )
-        images.append(decode_image(parsed[features.IMAGE_ENCODED], data_spec.channels, image_size).numpy())
+        images.append(image)
         boxes.append(np.stack(coordinates, axis=-1).reshape(-1, 4))
         labels.append(box_labels.astype(np.int32))
     most = max([len(row) for row in labels] + [1])

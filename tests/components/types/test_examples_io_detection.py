@@ -35,7 +35,8 @@ def test_detection_split_names_a_record_with_misaligned_box_lists(tmp_path):
     examples_uri, spec_uri = str(tmp_path / "examples"), str(tmp_path / "spec")
     write_shape_detection_examples(examples_uri, spec_uri, {"train": 2}, size=16)
     spec = read_data_spec(spec_uri)
-    example = examples_io.make_example(b"", 16, 16, 3, "broken.png", boxes=[[0.1, 0.1, 0.5, 0.5]], box_labels=[0, 0])
+    image = tf.io.encode_png(tf.zeros([16, 16, 3], tf.uint8)).numpy()
+    example = examples_io.make_example(image, 16, 16, 3, "broken.png", boxes=[[0.1, 0.1, 0.5, 0.5]], box_labels=[0, 0])
     path = os.path.join(examples_io.split_directory(examples_uri, "train"), "data-00000-of-00001.gz")
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
         writer.write(example.SerializeToString())
