@@ -14,6 +14,8 @@ Example (all keys but `data` optional):
       epochs: 5
     evaluation:
       thresholds: {accuracy: 0.9}
+    augmentation_search: {}        # optional: search a policy first and train with it
+    calibration: {method: temperature}   # optional: calibrate the model before evaluation
     beam_pipeline_args: [--direct_num_workers=2]
     resources:
       Training: {cpu: "4", memory: 16G, gpu_type: NVIDIA_TESLA_T4, gpu_count: 1}
@@ -45,6 +47,9 @@ class RunConfig:
     image: str = "tfx-autofit:0.1.0"
     training: Dict[str, Any] = dataclasses.field(default_factory=dict)
     evaluation: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Optional techniques: a section present (even empty: defaults) adds its component to the default pipeline.
+    augmentation_search: Optional[Dict[str, Any]] = None
+    calibration: Optional[Dict[str, Any]] = None
     beam_pipeline_args: List[str] = dataclasses.field(default_factory=list)
     resources: Dict[str, ComponentResources] = dataclasses.field(default_factory=dict)
     distribution_strategy: Optional[str] = None
@@ -60,11 +65,17 @@ class RunConfig:
         return os.path.join(self.run_dir, "metadata.sqlite")  # pipelines.metadata.SQLITE_FILE_NAME
 
 
+OPTIONAL_SECTIONS = ("augmentation_search", "calibration")
+
+
 def config_from_dict(raw: Dict[str, Any], base_dir: str = ".") -> RunConfig:
     """Builds a RunConfig; relative paths resolve against `base_dir`."""
     if "data" not in raw:
         raise ValueError("Config has no 'data' section (format, path, task).")
     raw = dict(raw)
+    for section in OPTIONAL_SECTIONS:  # `calibration:` with nothing under it means "on, with defaults"
+        if section in raw and raw[section] is None:
+            raw[section] = {}
     known = {field.name for field in dataclasses.fields(RunConfig)}
     extra = {key: raw.pop(key) for key in list(raw) if key not in known}
     resources = {

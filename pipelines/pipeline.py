@@ -7,6 +7,10 @@ from typing import List
 from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
 
+from components.augmentation_search import spec as search_spec
+from components.augmentation_search.component import AugmentationSearch
+from components.calibration import spec as calibration_spec
+from components.calibration.component import Calibration
 from components.data_translation.component import DataTranslation
 from components.data_translation.spec import TranslationConfig
 from components.evaluation.component import Evaluation
@@ -28,20 +32,31 @@ def training_config(config: RunConfig) -> TrainingConfig:
 
 
 def create_components(config: RunConfig) -> List[base_node.BaseNode]:
-    """data translation -> training -> evaluation."""
+    """data translation -> [augmentation search] -> training -> [calibration] -> evaluation.
+
+    The bracketed components join when the config has their section (an
+    empty section takes the component's defaults); each section is
+    validated here, when the pipeline is built.
+    """
     translation = DataTranslation(config=TranslationConfig.from_dict(config.data))
-    training = Training(
-        examples=translation.outputs["examples"],
-        data_spec=translation.outputs["data_spec"],
-        config=training_config(config),
-    )
+    examples, data_spec = translation.outputs["examples"], translation.outputs["data_spec"]
+    components: List[base_node.BaseNode] = [translation]
+    policy = None
+    if config.augmentation_search is not None:
+        search = AugmentationSearch(examples=examples, data_spec=data_spec, config=dict(config.augmentation_search))
+        components.append(search)
+        policy = search.outputs[search_spec.AUGMENTATION_POLICY_KEY]
+    training = Training(examples=examples, data_spec=data_spec, config=training_config(config), augmentation_policy=policy)
+    components.append(training)
+    model = training.outputs["model"]
+    if config.calibration is not None:
+        calibration = Calibration(model=model, examples=examples, data_spec=data_spec, config=dict(config.calibration))
+        components.append(calibration)
+        model = calibration.outputs[calibration_spec.CALIBRATED_MODEL_KEY]
     evaluation = Evaluation(
-        examples=translation.outputs["examples"],
-        data_spec=translation.outputs["data_spec"],
-        model=training.outputs["model"],
-        config=EvaluationConfig.from_dict(config.evaluation),
+        examples=examples, data_spec=data_spec, model=model, config=EvaluationConfig.from_dict(config.evaluation)
     )
-    return [translation, training, evaluation]
+    return components + [evaluation]
 
 
 LOCAL_SQLITE = "sqlite"

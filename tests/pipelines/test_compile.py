@@ -85,3 +85,26 @@ def test_local_runner_default_is_offline_and_a_named_runner_is_kept():
     assert effective_beam_args([]) == ["--runner=FnApiRunner"]
     dataflow = ["--runner=DataflowRunner", "--project=p"]
     assert effective_beam_args(dataflow) == dataflow
+
+
+def test_yaml_sections_add_augmentation_search_and_calibration(tmp_path):
+    from pipelines.pipeline import create_components
+
+    config = config_for(tmp_path, augmentation_search=None, calibration={"method": "temperature"})
+    assert config.augmentation_search == {}  # an empty YAML section turns the component on with its defaults
+    components = create_components(config)
+    by_id = {component.id: component for component in components}
+    assert [component.id for component in components] == [
+        "DataTranslation", "AugmentationSearch", "Training", "Calibration", "Evaluation"]
+    assert by_id["Training"].inputs["augmentation_policy"] is by_id["AugmentationSearch"].outputs["augmentation_policy"]
+    assert by_id["Calibration"].inputs["model"] is by_id["Training"].outputs["model"]
+    assert by_id["Evaluation"].inputs["model"] is by_id["Calibration"].outputs["calibrated_model"]
+    output = compile_pipeline(config, str(tmp_path / "out" / "pipeline.json"), target="kubeflow")
+    spec = read_compiled(output)
+    tasks = spec.get("pipelineSpec", spec)["root"]["dag"]["tasks"]
+    assert set(tasks) == set(by_id)
+
+    plain = [component.id for component in create_components(config_for(tmp_path))]
+    assert plain == ["DataTranslation", "Training", "Evaluation"]
+    with pytest.raises(ValueError, match="no_such_option"):
+        create_components(config_for(tmp_path, calibration={"no_such_option": 1}))
