@@ -15,7 +15,6 @@ the box prior the search outputs.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import logging
 import os
@@ -149,12 +148,12 @@ def detection_summary(result: DetectionSearchResult) -> dict:
 
 def detection_plot_png(result: DetectionSearchResult) -> bytes:
     """Bars of held-out mAP per candidate policy and, when searched, per box prior."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from components.evaluation.plots import figure_png
 
     panels = [("policy (best prior where it matters)", result.scores)] + ([("box prior", result.prior_scores)] if result.prior_scores else [])
     figure = Figure(figsize=(5 + 3 * len(panels), 4))
-    FigureCanvasAgg(figure)
     widths = [max(len(scores), 2) for _, scores in panels]
     grid = figure.add_gridspec(1, len(panels), width_ratios=widths)
     for column, (title, scores) in enumerate(panels):
@@ -165,9 +164,7 @@ def detection_plot_png(result: DetectionSearchResult) -> bytes:
         axis.set_xticks(range(len(scores)), list(scores), rotation=60, ha="right", fontsize=8)
         axis.set_ylabel("held-out mAP@[.5:.95] x 100")
         axis.set_title(f"{title}; chosen in orange", fontsize=9)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return buffer.getvalue()
+    return figure_png(figure)
 
 
 def detection_report_markdown(result: DetectionSearchResult) -> str:
@@ -196,13 +193,14 @@ def write_detection_outputs(result: DetectionSearchResult, policy_directory: str
     """policy.json and augment_options.json into the policy artifact; report.md, summary.json, the plot into the report."""
     import tensorflow as tf
 
+    from components.augmentation_search.report import REPORT_FILE_NAME, SUMMARY_FILE_NAME
     from components.types.artifacts import POLICY_FILE_NAME
 
     files = {
         os.path.join(policy_directory, POLICY_FILE_NAME): result.policy.to_json().encode("utf-8"),
         os.path.join(policy_directory, OPTIONS_FILE_NAME): json.dumps(result.options.to_dict(), indent=2).encode("utf-8"),
-        os.path.join(report_directory, "report.md"): detection_report_markdown(result).encode("utf-8"),
-        os.path.join(report_directory, "summary.json"): json.dumps(detection_summary(result), indent=2, sort_keys=True).encode("utf-8"),
+        os.path.join(report_directory, REPORT_FILE_NAME): detection_report_markdown(result).encode("utf-8"),
+        os.path.join(report_directory, SUMMARY_FILE_NAME): json.dumps(detection_summary(result), indent=2, sort_keys=True).encode("utf-8"),
         os.path.join(report_directory, DETECTION_PLOT_FILE_NAME): detection_plot_png(result),
     }
     for path, payload in files.items():

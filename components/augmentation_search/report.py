@@ -6,7 +6,6 @@ return PNG bytes; `write_report` puts everything in the Report artifact.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -15,7 +14,6 @@ from typing import Dict, List
 import numpy as np
 import tensorflow as tf
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from augment_ops import geometric
@@ -23,6 +21,7 @@ from components.augmentation_search.augmentation_search import SearchResult
 from components.augmentation_search.trials import BASELINE, CLUSTER, COMBINED
 from components.augmentation_search.clustering import cluster_of
 from components.augmentation_search.search_policy import describe
+from components.evaluation.plots import figure_png
 
 SUMMARY_FILE_NAME = "summary.json"
 REPORT_FILE_NAME = "report.md"
@@ -32,13 +31,6 @@ PASS_TWO_PLOT_FILE_NAME = "pass2_curves.png"
 # Ops that change orientation; on data like digits they change the class.
 ORIENTATION_OPS = ("flip_left_right", "flip_up_down", "rot90")
 LARGE_ROTATION_DEGREES = 30.0  # Beyond rotate's range: quarter and half turns (6 <-> 9).
-
-
-def _to_png(figure: Figure) -> bytes:
-    FigureCanvasAgg(figure)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return buffer.getvalue()
 
 
 def _colors(count: int):
@@ -69,7 +61,7 @@ def cluster_plot_png(result: SearchResult) -> bytes:
     axes.set_ylabel("share of predicted labels changed")
     axes.set_title(f"Pass 1: {len(result.effects)} candidates (marker size = magnitude), op clusters")
     axes.legend(loc="lower right", fontsize=8)
-    return _to_png(figure)
+    return figure_png(figure)
 
 
 def pass_two_plot_png(result: SearchResult) -> bytes:
@@ -96,7 +88,7 @@ def pass_two_plot_png(result: SearchResult) -> bytes:
     axes.set_ylabel("held-out accuracy after a short warm-started training")
     axes.set_title(f"Pass 2: {len(result.trials)} short trainings")
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _to_png(figure)
+    return figure_png(figure)
 
 
 def distance_rows(result: SearchResult) -> List[dict]:

@@ -19,7 +19,8 @@ MAX_ANNOTATED_CLASSES = 25
 MAX_LABELLED_CLASSES = 60
 
 
-def _to_png(figure: Figure) -> bytes:
+def figure_png(figure: Figure) -> bytes:
+    """PNG bytes of a bare matplotlib Figure (Agg canvas, no pyplot state); every report plot goes through here."""
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
@@ -57,7 +58,7 @@ def confusion_matrix_png(matrix: Sequence[Sequence[int]], class_names: Sequence[
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
     axes.set_title(f"Confusion matrix ({int(counts.sum())} examples)")
-    return _to_png(figure)
+    return figure_png(figure)
 
 
 def multilabel_confusion_png(matrices: Sequence[Sequence[Sequence[int]]], class_names: Sequence[str]) -> bytes:
@@ -77,7 +78,7 @@ def multilabel_confusion_png(matrices: Sequence[Sequence[Sequence[int]]], class_
         axes.set_yticks(np.arange(len(class_names)), labels=list(class_names))
         _annotate(axes, counts, rates)
     axes.set_title("Per-label outcomes at threshold 0.5")
-    return _to_png(figure)
+    return figure_png(figure)
 
 
 def reliability_diagram_png(reliability: Mapping[str, Sequence[float]], expected_calibration_error: float) -> bytes:
@@ -115,4 +116,4 @@ def reliability_diagram_png(reliability: Mapping[str, Sequence[float]], expected
     bottom.set_xlim(0, 1)
     bottom.set_xlabel("confidence")
     bottom.set_ylabel("count")
-    return _to_png(figure)
+    return figure_png(figure)

@@ -9,7 +9,6 @@ smaller ratio, so ratio 0 stays unless synthetic data measurably helps).
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -121,14 +120,14 @@ def search_blend_ratio(
 
 def curve_png(curve: Sequence[RatioResult], chosen_ratio: float, title: str = "Synthetic blend ratio search") -> bytes:
     """Held-out accuracy vs ratio (mean and spread over seeds), the chosen ratio marked."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from components.evaluation.plots import figure_png
 
     ratios = [point.ratio for point in curve]
     means = [point.eval_accuracy for point in curve]
     spreads = [point.eval_accuracy_std for point in curve]
     figure = Figure(figsize=(5, 3.5))
-    FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     axes.errorbar(ratios, means, yerr=spreads, marker="o", capsize=3, label="real eval accuracy")
     axes.axvline(chosen_ratio, color="tab:red", linestyle="--", label=f"chosen ratio {chosen_ratio:g}")
@@ -137,6 +136,4 @@ def curve_png(curve: Sequence[RatioResult], chosen_ratio: float, title: str = "S
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize=8)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return buffer.getvalue()
+    return figure_png(figure)
