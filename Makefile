@@ -20,6 +20,8 @@ $(STAMP): $(PY) setup.py constraints.txt requirements-dev.txt requirements-data.
 	$(PIP) install --quiet -c constraints.txt -e . -r requirements-dev.txt
 	$(PIP) install --quiet --no-deps -c constraints.txt -r requirements-data.txt
 	$(PY) -c "import tfx, tensorflow, keras, kfp, dill; print('stack ok: tfx', tfx.__version__, 'tf', tensorflow.__version__)"
+	@# Headless Chromium for the report's browser test (tests/pipelines/test_report_browser.py).
+	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; else echo "Chromium is missing: install it (Debian: sudo apt-get install -y chromium) for the report browser test."; fi; }
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -11,13 +11,18 @@ setup(
     install_requires=[
         "tfx==1.16.0",
         "kfp==2.5.0",
+        "keras-hub",  # detection: RetinaNet (pinned in constraints.txt)
         "dill",
+        "jinja2",  # The run report's HTML template (pipelines/report).
         "matplotlib",
         "pillow",
         "pycocotools",
         "pyyaml",
         "scikit-learn",
         "scipy",
+        "tqdm",  # Progress bars with ETA (components/common/progress.py); pinned in constraints.txt.
+        "onnxruntime",  # Export: ONNX parity checks.
+        "tf2onnx",  # Export: Keras/SavedModel -> ONNX.
     ],
     entry_points={"console_scripts": ["autofit=pipelines.cli:main"]},
 )

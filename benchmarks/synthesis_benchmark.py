@@ -33,7 +33,8 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from benchmarks.common import format_mean_std, mean_std, mnist_split, write_results  # noqa: E402
-from components.synthesis import blend, frechet, gan, style_transfer  # noqa: E402
+from components.common import synthetic_blend as blend  # noqa: E402
+from components.synthesis import frechet, gan, style_transfer  # noqa: E402
 from components.synthesis.blend_search import RatioResult, choose_ratio  # noqa: E402
 from components.synthesis.feature_networks import StyleFeatures  # noqa: E402
 from components.training import models, trainer  # noqa: E402

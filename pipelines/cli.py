@@ -11,23 +11,37 @@ from typing import List, Optional
 
 
 def _run(args) -> int:
+    """Exit codes: 0 the champion was blessed, 3 the run finished but it was not, 2 config errors."""
     from pipelines.config import load_config
-    from pipelines.runners import run_pipeline
 
-    config = load_config(args.config)
-    run_pipeline(config, runner=args.runner)
-    print(f"Run finished. ML Metadata: {config.metadata_path}; inspect with: autofit lineage {config.run_dir}")
-    return 0
+    config = load_config(args.config)  # every config mistake is reported here, before TFX is imported
+    from pipelines.autofit import run as autofit_run
+
+    summary = autofit_run.run(config, runner=args.runner, enable_cache=False if args.no_cache else None)
+    if not summary["evaluation"]["blessed"]:
+        print("autofit: the champion was NOT blessed (see the evaluation's reasons above); exit code 3",
+              file=sys.stderr)
+        return autofit_run.EXIT_NOT_BLESSED
+    return autofit_run.EXIT_BLESSED
 
 
 def _compile(args) -> int:
     from pipelines.compile import compile_pipeline
     from pipelines.config import load_config
 
+    from pipelines.autofit.run import plan_for_compile
+
     config = load_config(args.config)
     output = args.output or os.path.join(config.run_dir, f"{config.pipeline_name}-{args.target}.json")
-    compile_pipeline(config, output, target=args.target)
+    compile_pipeline(config, output, target=args.target, plan=plan_for_compile(config))
     print(f"Compiled pipeline for {args.target}: {output} (image {config.image})")
+    return 0
+
+
+def _status(args) -> int:
+    from pipelines import status
+
+    print(status.format_status(status.read_status(args.run_dir)))
     return 0
 
 
@@ -39,6 +53,13 @@ def _lineage(args) -> int:
     plot = args.plot or os.path.join(args.run_dir if os.path.isdir(args.run_dir) else ".", "lineage.png")
     lineage.plot_lineage(graph, plot)
     print(f"Lineage plot: {plot}")
+    return 0
+
+
+def _report(args) -> int:
+    from pipelines.report import write_report
+
+    print(f"Report: {write_report(args.run_dir)}")
     return 0
 
 
@@ -85,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a pipeline locally (SQLite MLMD under run_dir)")
     run.add_argument("--config", required=True)
     run.add_argument("--runner", choices=("local", "beam"), default="local")
+    run.add_argument("--no-cache", action="store_true", help="rerun every component instead of reusing finished ones")
     run.set_defaults(handler=_run)
 
     compile_ = commands.add_parser("compile", help="compile to KFP IR JSON for Kubeflow or Vertex AI")
@@ -97,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.add_argument("run_dir", help="run directory (or path to metadata.sqlite)")
     lineage.add_argument("--plot", help="PNG path (default: RUN_DIR/lineage.png)")
     lineage.set_defaults(handler=_lineage)
+
+    report = commands.add_parser("report", help="write a run's offline HTML report (RUN_DIR/report/index.html)")
+    report.add_argument("run_dir", help="run directory (holding metadata.sqlite)")
+    report.set_defaults(handler=_report)
+
+    status_parser = commands.add_parser("status", help="which components finished, which runs, its progress and ETA")
+    status_parser.add_argument("run_dir", help="run directory")
+    status_parser.set_defaults(handler=_status)
 
     demo = commands.add_parser("demo", help="the MNIST-5k demo pipeline")
     demo.add_argument("--run-dir", default="runs/demo")

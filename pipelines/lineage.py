@@ -1,10 +1,16 @@
-"""Reads a run's ML Metadata (SQLite) and shows its DAG: executions, artifacts, events."""
+"""Reads a run's ML Metadata (SQLite) and shows its DAG: executions, artifacts, events.
+
+A run directory can hold several pipeline runs (reruns share one SQLite
+store). Component ids come from each execution's TFX node context
+(`<pipeline>.<component id>`), and by default only the latest pipeline run is
+read, so a rerun never shows, or returns, an older run's artifacts.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -15,6 +21,14 @@ _EXECUTION_STATES = {
 }
 
 
+# TFX context types (tfx.dsl.compiler.constants): the pipeline, one run of it, and one node of it.
+PIPELINE_CONTEXT = "pipeline"
+PIPELINE_RUN_CONTEXT = "pipeline_run"
+NODE_CONTEXT = "node"
+LATEST_RUN = "latest"
+ALL_RUNS = None
+
+
 @dataclasses.dataclass
 class ExecutionNode:
     id: int
@@ -22,6 +36,8 @@ class ExecutionNode:
     type_name: str
     state: str
     properties: Dict[str, object]
+    run: Optional[str] = None
+    pipeline: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -42,9 +58,18 @@ class Edge:
 
 @dataclasses.dataclass
 class Lineage:
+    """Executions (ordered by id), the artifacts they touched, and the events between them.
+
+    Attributes:
+      runs: pipeline-run names in the store, oldest first.
+      run: the run these executions belong to, or None when all runs were read.
+    """
+
     executions: List[ExecutionNode]
     artifacts: Dict[int, ArtifactNode]
     edges: List[Edge]
+    runs: List[str] = dataclasses.field(default_factory=list)
+    run: Optional[str] = None
 
     def inputs_of(self, execution_id: int) -> List[Edge]:
         return [edge for edge in self.edges if edge.execution_id == execution_id and edge.direction == "input"]
@@ -53,6 +78,7 @@ class Lineage:
         return [edge for edge in self.edges if edge.execution_id == execution_id and edge.direction == "output"]
 
     def execution(self, component: str) -> ExecutionNode:
+        """The latest execution of `component` (highest id) in this lineage."""
         matches = [node for node in self.executions if node.component == component]
         if not matches:
             raise KeyError(f"No execution of component {component!r}; have {[e.component for e in self.executions]}.")
@@ -76,32 +102,81 @@ def open_store(run_dir_or_db: str) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(connection)
 
 
-def read_lineage(run_dir_or_db: str) -> Lineage:
+def component_id(node_context: str, pipeline_names: Sequence[str]) -> str:
+    """`<pipeline>.<component id>` -> the component id.
+
+    The pipeline name is stripped as a known prefix (it may itself contain
+    dots); without a pipeline context the id is what follows the first dot.
+    Pipeline-run names (`2026-12-05T11:33:24.680223`) are never looked at:
+    they are contexts of another type.
+    """
+    for pipeline in sorted(pipeline_names, key=len, reverse=True):
+        if node_context.startswith(f"{pipeline}."):
+            return node_context[len(pipeline) + 1 :]
+    return node_context.split(".", 1)[-1]
+
+
+def _runs_in_order(store, run_type_id: Optional[int]) -> List[metadata_store_pb2.Context]:
+    if run_type_id is None:
+        return []
+    runs = [context for context in store.get_contexts() if context.type_id == run_type_id]
+    return sorted(runs, key=lambda context: (context.create_time_since_epoch, context.id))
+
+
+def read_lineage(run_dir_or_db: str, run: Optional[str] = LATEST_RUN) -> Lineage:
+    """Reads the executions of one pipeline run (default: the latest) with their artifacts and events.
+
+    Args:
+      run_dir_or_db: run directory (holding metadata.sqlite) or the database.
+      run: LATEST_RUN ("latest") for the most recent pipeline run, a
+        pipeline-run name, or ALL_RUNS (None) for every execution in the store.
+        A store without pipeline-run contexts is read whole.
+
+    Raises:
+      KeyError: a named run that the store does not hold.
+    """
     store = open_store(run_dir_or_db)
     execution_types = {t.id: t.name for t in store.get_execution_types()}
     artifact_types = {t.id: t.name for t in store.get_artifact_types()}
+    context_types = {t.name: t.id for t in store.get_context_types()}
+    runs = _runs_in_order(store, context_types.get(PIPELINE_RUN_CONTEXT))
+    run_names = [context.name for context in runs]
+    selected = None
+    if run is not None and runs:
+        if run == LATEST_RUN:
+            selected = runs[-1]
+        else:
+            matches = [context for context in runs if context.name == run]
+            if not matches:
+                raise KeyError(f"No pipeline run {run!r} in {run_dir_or_db}; runs: {run_names}.")
+            selected = matches[0]
+    if selected is not None:
+        candidates = store.get_executions_by_context(selected.id)
+    else:
+        candidates = store.get_executions()
     executions = []
-    for execution in sorted(store.get_executions(), key=lambda e: e.id):
-        node_contexts = [c.name for c in store.get_contexts_by_execution(execution.id) if "." in c.name]
-        component = node_contexts[-1].split(".")[-1] if node_contexts else execution_types.get(execution.type_id, "?")
+    for execution in sorted(candidates, key=lambda e: e.id):
+        contexts = store.get_contexts_by_execution(execution.id)
+        by_type: Dict[str, List[str]] = {}
+        for context in contexts:
+            for name, type_id in context_types.items():
+                if context.type_id == type_id:
+                    by_type.setdefault(name, []).append(context.name)
+        nodes = by_type.get(NODE_CONTEXT, [])
+        pipelines = by_type.get(PIPELINE_CONTEXT, [])
+        type_name = execution_types.get(execution.type_id, "?")
+        component = component_id(nodes[0], pipelines) if nodes else type_name.split(".")[-1]
         executions.append(
             ExecutionNode(
                 id=execution.id,
                 component=component,
-                type_name=execution_types.get(execution.type_id, "?"),
+                type_name=type_name,
                 state=_EXECUTION_STATES.get(execution.last_known_state, "UNKNOWN"),
                 properties={k: _value(v) for k, v in execution.custom_properties.items()},
+                run=(by_type.get(PIPELINE_RUN_CONTEXT) or [None])[-1],
+                pipeline=pipelines[0] if pipelines else None,
             )
         )
-    artifacts = {
-        artifact.id: ArtifactNode(
-            id=artifact.id,
-            type_name=artifact_types.get(artifact.type_id, "?"),
-            uri=artifact.uri,
-            properties={k: _value(v) for k, v in artifact.custom_properties.items()},
-        )
-        for artifact in store.get_artifacts()
-    }
     edges = []
     events = store.get_events_by_execution_ids([e.id for e in executions]) if executions else []
     for event in events:
@@ -113,7 +188,20 @@ def read_lineage(run_dir_or_db: str) -> Lineage:
             continue
         key = event.path.steps[0].key if event.path.steps else ""
         edges.append(Edge(event.artifact_id, event.execution_id, direction, key))
-    return Lineage(executions, artifacts, edges)
+    if selected is not None:
+        stored = store.get_artifacts_by_id(sorted({edge.artifact_id for edge in edges}))
+    else:
+        stored = store.get_artifacts()
+    artifacts = {
+        artifact.id: ArtifactNode(
+            id=artifact.id,
+            type_name=artifact_types.get(artifact.type_id, "?"),
+            uri=artifact.uri,
+            properties={k: _value(v) for k, v in artifact.custom_properties.items()},
+        )
+        for artifact in stored
+    }
+    return Lineage(executions, artifacts, edges, runs=run_names, run=selected.name if selected else None)
 
 
 def _shown_properties(properties: Dict[str, object], limit: int = 6) -> str:
@@ -130,6 +218,12 @@ def format_lineage(lineage: Lineage) -> str:
     producers = {edge.artifact_id: edge.execution_id for edge in lineage.edges if edge.direction == "output"}
     by_id = {node.id: node for node in lineage.executions}
     lines = []
+    if lineage.run is not None:
+        earlier = lineage.runs.index(lineage.run) if lineage.run in lineage.runs else 0
+        later = len(lineage.runs) - earlier - 1
+        others = [f"{earlier} earlier"] * bool(earlier) + [f"{later} later"] * bool(later)
+        held = f" (the store holds {' and '.join(others)} run(s))" if others else ""
+        lines.append(f"Pipeline run {lineage.run}{held}")
     for node in lineage.executions:
         lines.append(f"[{node.id}] {node.component} ({node.type_name}) {node.state}")
         for edge in lineage.inputs_of(node.id):
@@ -191,7 +285,12 @@ def plot_lineage(lineage: Lineage, path: str) -> str:
 
 
 def find_output(lineage: Lineage, component: str, key: str) -> Optional[ArtifactNode]:
-    """The artifact a component wrote under `key` (latest execution)."""
+    """The artifact a component wrote under `key` in its latest execution of the lineage's run.
+
+    `read_lineage` reads the latest pipeline run by default, so this is that
+    run's artifact even when the run directory holds older runs. A cached
+    execution's output is the artifact it reused.
+    """
     execution = lineage.execution(component)
     for edge in lineage.outputs_of(execution.id):
         if edge.key == key:

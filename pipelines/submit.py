@@ -270,12 +270,14 @@ def run_submit(args: argparse.Namespace) -> int:
     if not package:
         if not args.config:
             raise ValueError("autofit submit needs --config (to compile) or --package (already compiled).")
-        from pipelines.compile import compile_pipeline  # Imports TFX; only needed without --package.
         from pipelines.config import load_config
 
         config = load_config(args.config)
+        from pipelines.autofit.run import plan_for_compile  # Imports TFX; only needed without --package.
+        from pipelines.compile import compile_pipeline
+
         package = os.path.join(tempfile.mkdtemp(prefix="autofit-compile-"), f"{config.pipeline_name}.json")
-        compile_pipeline(config, package, target=args.target)
+        compile_pipeline(config, package, target=args.target, plan=plan_for_compile(config))
         logger.info("Compiled %s to %s", args.config, package)
     parameters = _key_values(args.param, "--param")
     if args.target == KUBEFLOW:

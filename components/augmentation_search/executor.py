@@ -8,19 +8,19 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from tfx import types
-from tfx.dsl.components.base import base_executor
-from tfx.types import artifact_utils
 
 from components.augmentation_search import report as report_lib
 from components.augmentation_search import spec
 from components.augmentation_search.augmentation_search import SearchResult, run_search, training_config
 from components.augmentation_search.spec import AugmentationSearchConfig
-from components.types import config_json, examples_io, features
+from components.common.artifact_io import write_text
+from components.common.executor_base import ComponentExecutor
+from components.common.mlmd_metrics import record_metrics
+from components.types import examples_io, features
 from components.types.artifacts import POLICY_FILE_NAME
-from components.types.data_spec import DataSpecContent, read_data_spec
+from components.types.data_spec import DataSpecContent
 
 logger = logging.getLogger(__name__)
-
 
 
 def load_arrays(
@@ -88,14 +88,12 @@ def record_evidence(artifact: types.Artifact, result: SearchResult) -> None:
     }
     for name, value in strings.items():
         artifact.set_string_custom_property(name, value)
-    for name, value in floats.items():
-        if value is not None:
-            artifact.set_float_custom_property(name, float(value))
+    record_metrics(artifact, {name: value for name, value in floats.items() if value is not None})
     for name, value in ints.items():
         artifact.set_int_custom_property(name, value)
 
 
-class Executor(base_executor.BaseExecutor):
+class Executor(ComponentExecutor):
     """Runs both passes and writes the AugmentationPolicy and the Report."""
 
     def Do(
@@ -104,10 +102,8 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        config = config_json.config_from_json(AugmentationSearchConfig, exec_properties[spec.CONFIG_KEY])
-        examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
-        data_spec = read_data_spec(artifact_utils.get_single_uri(input_dict[spec.DATA_SPEC_KEY]))
+        inputs = self.start(input_dict, output_dict, exec_properties, AugmentationSearchConfig)
+        config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
         if data_spec.task == features.TASK_DETECTION:
             self._search_detection(config, examples.uri, data_spec, output_dict)
             return
@@ -117,11 +113,11 @@ class Executor(base_executor.BaseExecutor):
                 f"{data_spec.task!r}."
             )
         model = None
-        model_artifacts = input_dict.get(spec.MODEL_KEY) or []
-        if model_artifacts:
-            from components.training import model_io
+        model_artifact = self.optional(input_dict, spec.MODEL_KEY)
+        if model_artifact is not None:
+            from components.common import model_io
 
-            model = model_io.load_model(model_artifacts[0].uri)
+            model = model_io.load_model(model_artifact.uri)
         image_size = search_image_size(config, data_spec, model)
         train = load_arrays(
             examples.uri, features.TRAIN_SPLIT, data_spec, image_size, config.max_train_examples, config.seed
@@ -133,8 +129,8 @@ class Executor(base_executor.BaseExecutor):
         build_model = training.model_builder(training_config(config, config.proxy_epochs), data_spec, image_size)
         result = run_search(build_model, *train, *held_out, data_spec.num_classes, config, data_spec.task, model)
 
-        policy_artifact = artifact_utils.get_single_instance(output_dict[spec.AUGMENTATION_POLICY_KEY])
-        report_artifact = artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY])
+        policy_artifact = self.single(output_dict, spec.AUGMENTATION_POLICY_KEY)
+        report_artifact = self.single(output_dict, spec.REPORT_KEY)
         write_policy(result, policy_artifact.uri)
         report_lib.write_report(result, report_artifact.uri)
         record_evidence(policy_artifact, result)
@@ -167,8 +163,8 @@ class Executor(base_executor.BaseExecutor):
                 learning_rate=config.learning_rate, seed=config.seed,
             ),
         )
-        policy_artifact = artifact_utils.get_single_instance(output_dict[spec.AUGMENTATION_POLICY_KEY])
-        report_artifact = artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY])
+        policy_artifact = self.single(output_dict, spec.AUGMENTATION_POLICY_KEY)
+        report_artifact = self.single(output_dict, spec.REPORT_KEY)
         detection_search.write_detection_outputs(result, policy_artifact.uri, report_artifact.uri)
         for artifact in (policy_artifact, report_artifact):
             artifact.set_string_custom_property("chosen_policy", result.policy.name)
@@ -208,6 +204,5 @@ def write_policy(result: SearchResult, directory: str) -> str:
 
     tf.io.gfile.makedirs(directory)
     path = os.path.join(directory, POLICY_FILE_NAME)
-    with tf.io.gfile.GFile(path, "w") as handle:
-        handle.write(result.policy.to_json())
+    write_text(path, result.policy.to_json())
     return path

@@ -21,6 +21,7 @@ from components.augmentation_search.augmentation_search import SearchResult
 from components.augmentation_search.trials import BASELINE, CLUSTER, COMBINED
 from components.augmentation_search.clustering import cluster_of
 from components.augmentation_search.search_policy import describe
+from components.common.artifact_io import json_ready
 from components.evaluation.plots import figure_png
 
 SUMMARY_FILE_NAME = "summary.json"
@@ -242,7 +243,7 @@ def write_report(result: SearchResult, directory: str) -> Dict[str, str]:
     tf.io.gfile.makedirs(directory)
     files = {
         REPORT_FILE_NAME: report_markdown(result).encode("utf-8"),
-        SUMMARY_FILE_NAME: json.dumps(_json_ready(summary(result)), indent=2, sort_keys=True).encode("utf-8"),
+        SUMMARY_FILE_NAME: json.dumps(json_ready(summary(result)), indent=2, sort_keys=True).encode("utf-8"),
         DISTANCE_TABLE_FILE_NAME: distance_table_csv(result).encode("utf-8"),
         CLUSTER_PLOT_FILE_NAME: cluster_plot_png(result),
         PASS_TWO_PLOT_FILE_NAME: pass_two_plot_png(result),
@@ -253,15 +254,3 @@ def write_report(result: SearchResult, directory: str) -> Dict[str, str]:
         with tf.io.gfile.GFile(paths[name], "wb") as handle:
             handle.write(payload)
     return paths
-
-
-def _json_ready(value):
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.generic):
-        return _json_ready(value.item())
-    return value

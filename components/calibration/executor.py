@@ -7,17 +7,17 @@ import os
 from typing import Any, Dict, List
 
 from tfx import types
-from tfx.dsl.components.base import base_executor
-from tfx.types import artifact_utils
 
 from components.calibration import calibration, held_out, layers
 from components.calibration import spec as keys
+from components.common import model_io
+from components.common.artifact_io import write_bytes
+from components.common.executor_base import ComponentExecutor
+from components.common.mlmd_metrics import record_metrics
+from components.common.splits import examples_splits
 from components.evaluation import metrics as metric_names
 from components.evaluation import plots
-from components.evaluation.executor import examples_splits
-from components.training import model_io
-from components.types import config_json, features
-from components.types.data_spec import read_data_spec
+from components.types import features
 
 logger = logging.getLogger(__name__)
 UNCALIBRATED_PREFIX = "uncalibrated_"
@@ -35,7 +35,7 @@ def report_split(config: keys.CalibrationConfig, available: List[str], examples_
     return features.TEST_SPLIT if features.TEST_SPLIT in available else config.fit_split
 
 
-class Executor(base_executor.BaseExecutor):
+class Executor(ComponentExecutor):
     """Fits calibration on the held-out split and writes the calibrated Model artifact."""
 
     def Do(
@@ -44,11 +44,9 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        config = config_json.config_from_json(keys.CalibrationConfig, exec_properties[keys.CONFIG_KEY])
-        examples = artifact_utils.get_single_instance(input_dict[keys.EXAMPLES_KEY])
-        data_spec = read_data_spec(artifact_utils.get_single_uri(input_dict[keys.DATA_SPEC_KEY]))
-        model_uri = artifact_utils.get_single_uri(input_dict[keys.MODEL_KEY])
+        inputs = self.start(input_dict, output_dict, exec_properties, keys.CalibrationConfig)
+        config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
+        model_uri = self.single(input_dict, keys.MODEL_KEY).uri
         if data_spec.task != features.TASK_CLASSIFICATION:
             raise ValueError(
                 f"Calibration supports single-label classification; the DataSpec's task is {data_spec.task!r}."
@@ -71,7 +69,7 @@ class Executor(base_executor.BaseExecutor):
         }
 
         calibrated = layers.calibrated_model(model, parameters.temperature, parameters.prior, parameters.prior_weight)
-        output = artifact_utils.get_single_instance(output_dict[keys.CALIBRATED_MODEL_KEY])
+        output = self.single(output_dict, keys.CALIBRATED_MODEL_KEY)
         flat_metrics = {
             f"{split}_{name}": value
             for split, result in results.items()
@@ -87,18 +85,18 @@ class Executor(base_executor.BaseExecutor):
         for stage, file_name in files.items():
             ece = result[stage]["metrics"][metric_names.EXPECTED_CALIBRATION_ERROR]
             png = plots.reliability_diagram_png(result[stage]["reliability"], ece)
-            held_out.write_bytes(os.path.join(uri, file_name), png)
+            write_bytes(os.path.join(uri, file_name), png)
 
     def _record(self, output, config, parameters, results, shown_split, model_uri) -> None:
         for split, result in results.items():
-            held_out.record_metrics(output, result["after"]["metrics"], prefix=f"{split}_")
-            held_out.record_metrics(output, result["before"]["metrics"], prefix=f"{UNCALIBRATED_PREFIX}{split}_")
+            record_metrics(output, result["after"]["metrics"], prefix=f"{split}_")
+            record_metrics(output, result["before"]["metrics"], prefix=f"{UNCALIBRATED_PREFIX}{split}_")
         shown = results[shown_split]
         ece = metric_names.EXPECTED_CALIBRATION_ERROR
         ece_reduction = calibration.relative_reduction(shown["before"]["metrics"][ece], shown["after"]["metrics"][ece])
         output.set_float_custom_property("temperature", parameters.temperature)
         output.set_float_custom_property("prior_weight", parameters.prior_weight)
-        output.set_float_custom_property("ece_reduction", ece_reduction)
+        record_metrics(output, {"ece_reduction": ece_reduction})
         for name, value in (("method", config.method), ("prior", config.prior), ("fit_split", config.fit_split),
                             ("report_split", shown_split), ("architecture", "calibrated")):
             output.set_string_custom_property(name, value)

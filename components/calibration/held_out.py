@@ -1,7 +1,7 @@
 """Held-out scoring and summaries shared by calibration, distillation and ensemble.
 
-An adapter over components.evaluation (evaluate_model, collect_predictions,
-model_image_size, set_metric_properties): it adds what these three
+An adapter over components.evaluation's math (evaluate_model,
+collect_predictions) and the shared layer (components.common): it adds what these three
 components need on top, namely loading models that may contain the
 calibration layer, one-call scoring of a split, and the summary.json /
 summary.md files every one of them writes into its output model artifact.
@@ -9,7 +9,6 @@ summary.md files every one of them writes into its output model artifact.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -17,11 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 from components.calibration import layers  # noqa: F401  (registers CalibrationLayer for load_model)
+from components.common import model_io
+from components.common.artifact_io import write_json, write_text
+from components.common.splits import model_image_size
 from components.evaluation import metrics as metric_names
 from components.evaluation.evaluation import collect_predictions, evaluate_model
-from components.evaluation.executor import model_image_size, set_metric_properties
-from components.evaluation.report import json_ready
-from components.training import model_io
 from components.types import examples_io
 from components.types.data_spec import DataSpecContent
 
@@ -82,11 +81,6 @@ def score(
     )
 
 
-def record_metrics(artifact, metrics: Mapping[str, float], prefix: str) -> None:
-    """Scalar metrics as float MLMD custom properties `<prefix><name>` (NaN skipped)."""
-    set_metric_properties(artifact, dict(metrics), prefix=prefix)
-
-
 def headline(metrics: Mapping[str, float]) -> Dict[str, float]:
     return {name: float(metrics[name]) for name in HEADLINE_METRICS if name in metrics}
 
@@ -103,15 +97,8 @@ def metrics_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str
 def write_summary(uri: str, title: str, summary: Mapping[str, Any], body: Iterable[str]) -> None:
     """Writes `summary.json` (machine-readable) and `summary.md` (title + body lines) into `uri`."""
     tf.io.gfile.makedirs(uri)
-    with tf.io.gfile.GFile(os.path.join(uri, SUMMARY_JSON_FILE_NAME), "w") as handle:
-        handle.write(json.dumps(json_ready(dict(summary)), indent=2, sort_keys=True))
-    with tf.io.gfile.GFile(os.path.join(uri, SUMMARY_MARKDOWN_FILE_NAME), "w") as handle:
-        handle.write("\n".join([f"# {title}", "", *body]) + "\n")
-
-
-def write_bytes(path: str, data: bytes) -> None:
-    with tf.io.gfile.GFile(path, "wb") as handle:
-        handle.write(data)
+    write_json(os.path.join(uri, SUMMARY_JSON_FILE_NAME), dict(summary))
+    write_text(os.path.join(uri, SUMMARY_MARKDOWN_FILE_NAME), "\n".join([f"# {title}", "", *body]) + "\n")
 
 
 def single_input_models(models: Sequence[Any], uris: Optional[Sequence[str]] = None) -> None:

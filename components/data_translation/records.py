@@ -16,6 +16,8 @@ from typing import Any, Optional, Tuple
 STAGE_READ = "read"
 STAGE_DECODE = "decode"
 STAGE_BUILD = "build"
+STAGE_LINK = "link"  # a directory link the walk does not follow
+STAGE_DUPLICATE = "duplicate"  # a second path (a file link) to an image file already read
 
 
 @dataclasses.dataclass(frozen=True)

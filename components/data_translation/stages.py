@@ -6,6 +6,7 @@ raising, so one bad image never stops a run and nothing is dropped silently.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 from typing import Dict, Iterator, Optional, Sequence
@@ -15,11 +16,20 @@ import tensorflow as tf
 
 from components.data_translation import images, readers
 from components.data_translation.conversion import ExampleBuilder, RecordDecoder
-from components.data_translation.records import STAGE_BUILD, STAGE_DECODE, Rejection, SourceRecord, reject
+from components.data_translation.readers import common
+from components.data_translation.records import (
+    STAGE_BUILD,
+    STAGE_DECODE,
+    STAGE_DUPLICATE,
+    Rejection,
+    SourceRecord,
+    reject,
+)
 from components.data_translation.spec import TranslationConfig
 
 REJECTED = "rejected"
 STATS = "stats"
+HASHES = "hashes"
 _PROGRESS_EVERY = 1000
 
 
@@ -35,6 +45,36 @@ class ReadShard(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(REJECTED, item)
             else:
                 yield item
+
+
+def file_key(record: SourceRecord) -> str:
+    """The real file behind a record (links resolved), so two paths to one file meet under one key.
+
+    Records with inline bytes (TFRecord sources) key by their origin, which is
+    unique, so they are never merged.
+    """
+    if record.image_path is None:
+        return f"inline:{record.origin}"
+    return f"file:{common.real_path(record.image_path)}"
+
+
+class OnePerFile(beam.DoFn):
+    """(file key, records) -> the record read through a non-link path (else the first source id); the rest rejected.
+
+    A file reached twice (a file link next to its target, two CSV rows naming
+    one file through different paths) would be counted twice and could land
+    in two splits; the extra paths go to the report with stage 'duplicate'.
+    """
+
+    def process(self, group) -> Iterator:
+        key, records = group
+        ordered = sorted(records, key=lambda record: (common.is_link(record.image_path or ""), record.source_id))
+        kept = ordered[0]
+        yield kept
+        for duplicate in ordered[1:]:
+            real = key[len("file:") :]
+            reason = f"same image file as {kept.source_id} ({real}), reached again through a link or alias"
+            yield beam.pvalue.TaggedOutput(REJECTED, reject(duplicate, reason, STAGE_DUPLICATE))
 
 
 class ProbeRecord(beam.DoFn):
@@ -63,7 +103,8 @@ class MakeExample(beam.DoFn):
     Decoding and building share one DoFn so the runner streams each image from
     its file to the TFRecord sink; the class list and channel count arrive as
     side inputs. Also emits, on STATS, (split, counted class names, height,
-    width) per written record.
+    width) per written record, and on HASHES (SHA-1 of the encoded image,
+    (split, source id)) for the leakage check.
     """
 
     def __init__(self, config: TranslationConfig, fixed_class_names: Optional[Sequence[str]]):
@@ -96,3 +137,5 @@ class MakeExample(beam.DoFn):
             return
         yield split, example.SerializeToString()
         yield beam.pvalue.TaggedOutput(STATS, (split, counted, decoded.height, decoded.width))
+        digest = hashlib.sha1(decoded.encoded_image).hexdigest()
+        yield beam.pvalue.TaggedOutput(HASHES, (digest, (split, decoded.source_id)))

@@ -9,19 +9,51 @@ import apache_beam as beam
 
 from augment_ops import box_formats
 from components.types import features
-from components.types.data_spec import DataSpecContent, SizeStats, SplitStats
+from components.data_translation.records import STAGE_DUPLICATE, STAGE_LINK
+from components.types.data_spec import DataSpecContent, SizeStats, SplitStats, choose_image_size, data_warnings
 
 # (split, class names counted for the record, height, width)
 StatsItem = Tuple[str, Sequence[str], int, int]
 # Events the summary counts: a record read, a record rejected, a record written (with its StatsItem).
 READ, REJECTED, WRITTEN = "read", "rejected", "written"
+# Splits whose images must not repeat across each other (train/eval/test); unlabeled copies are not leakage.
+LABELED_SPLITS = (features.TRAIN_SPLIT, features.EVAL_SPLIT, features.TEST_SPLIT)
+LEAKAGE_EXAMPLES = 5
+
+
+# Distinct (height, width) pairs a summary keeps; beyond it the rarest are dropped (they only feed the report
+# of the most common sizes; per-dimension histograms, which give the median, stay exact).
+MAX_SIZE_PAIRS = 10_000
+COMMON_SIZES_REPORTED = 5
+
+
+def _prune_sizes(sizes: collections.Counter) -> None:
+    if len(sizes) > MAX_SIZE_PAIRS:
+        for pair, _ in sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[MAX_SIZE_PAIRS // 2 :]:
+            del sizes[pair]
 
 
 class SummaryFn(beam.CombineFn):
-    """Counts read/rejected/written records, per split and class, and image height/width min, max, sum."""
+    """Counts read/rejected/written records, per split and class, rejections per stage, and image sizes.
+
+    Sizes: height/width min, max, sum, exact per-dimension histograms (for the
+    median) and the most common (height, width) pairs. A REJECTED event
+    carries its stage (or None), so links and duplicates are counted apart.
+    """
 
     def create_accumulator(self):
-        return {"splits": {}, "height": [None, None, 0], "width": [None, None, 0], READ: 0, REJECTED: 0, WRITTEN: 0}
+        return {
+            "splits": {},
+            "height": [None, None, 0],
+            "width": [None, None, 0],
+            "height_histogram": collections.Counter(),
+            "width_histogram": collections.Counter(),
+            "sizes": collections.Counter(),
+            "rejected_by_stage": collections.Counter(),
+            READ: 0,
+            REJECTED: 0,
+            WRITTEN: 0,
+        }
 
     @staticmethod
     def _extend(size, minimum, maximum, total):
@@ -29,16 +61,22 @@ class SummaryFn(beam.CombineFn):
         size[1] = maximum if size[1] is None else max(size[1], maximum)
         size[2] += total
 
-    def add_input(self, accumulator, event: Tuple[str, Optional[StatsItem]]):
+    def add_input(self, accumulator, event: Tuple[str, object]):
         kind, item = event
         accumulator[kind] += 1
-        if kind == WRITTEN:
+        if kind == REJECTED:
+            accumulator["rejected_by_stage"][item or "unknown"] += 1
+        elif kind == WRITTEN:
             split, names, height, width = item
             stats = accumulator["splits"].setdefault(split, {"count": 0, "per_class": collections.Counter()})
             stats["count"] += 1
             stats["per_class"].update(names)
             self._extend(accumulator["height"], height, height, height)
             self._extend(accumulator["width"], width, width, width)
+            accumulator["height_histogram"][int(height)] += 1
+            accumulator["width_histogram"][int(width)] += 1
+            accumulator["sizes"][(int(height), int(width))] += 1
+            _prune_sizes(accumulator["sizes"])
         return accumulator
 
     def merge_accumulators(self, accumulators):
@@ -51,8 +89,11 @@ class SummaryFn(beam.CombineFn):
             for key in ("height", "width"):
                 if accumulator[key][0] is not None:
                     self._extend(merged[key], *accumulator[key])
+            for key in ("height_histogram", "width_histogram", "sizes", "rejected_by_stage"):
+                merged[key].update(accumulator[key])
             for key in (READ, REJECTED, WRITTEN):
                 merged[key] += accumulator[key]
+        _prune_sizes(merged["sizes"])
         return merged
 
     def extract_output(self, accumulator):
@@ -61,6 +102,57 @@ class SummaryFn(beam.CombineFn):
             split: {"count": stats["count"], "per_class": dict(sorted(stats["per_class"].items()))}
             for split, stats in sorted(accumulator["splits"].items())
         }
+        for key in ("height_histogram", "width_histogram"):
+            output[key] = [[value, count] for value, count in sorted(accumulator[key].items())]
+        output["sizes"] = [
+            [height, width, count]
+            for (height, width), count in sorted(accumulator["sizes"].items(), key=lambda item: (-item[1], item[0]))
+        ][:COMMON_SIZES_REPORTED]
+        output["rejected_by_stage"] = dict(sorted(accumulator["rejected_by_stage"].items()))
+        return output
+
+
+class LeakageFn(beam.CombineFn):
+    """(content hash, [(split, source id), ...]) groups -> byte-identical images across and within splits.
+
+    Output: `images_in_several_splits` (distinct images found in more than
+    one of train/eval/test), `records_involved`, `split_pairs`
+    {"eval+train": n}, `duplicate_records` (records beyond the first copy of
+    an image, any split), and up to LEAKAGE_EXAMPLES groups of source ids.
+    """
+
+    def create_accumulator(self):
+        return {"images_in_several_splits": 0, "records_involved": 0, "split_pairs": collections.Counter(),
+                "duplicate_records": 0, "examples": []}
+
+    def add_input(self, accumulator, group):
+        _, copies = group
+        copies = sorted(copies)
+        accumulator["duplicate_records"] += len(copies) - 1
+        labeled = sorted({split for split, _ in copies} & set(LABELED_SPLITS))
+        if len(labeled) > 1:
+            accumulator["images_in_several_splits"] += 1
+            accumulator["records_involved"] += sum(1 for split, _ in copies if split in labeled)
+            for index, first in enumerate(labeled):
+                for second in labeled[index + 1 :]:
+                    accumulator["split_pairs"][f"{first}+{second}"] += 1
+            accumulator["examples"] = sorted(accumulator["examples"] + [[source for _, source in copies]])[
+                :LEAKAGE_EXAMPLES
+            ]
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        merged = self.create_accumulator()
+        for accumulator in accumulators:
+            for key in ("images_in_several_splits", "records_involved", "duplicate_records"):
+                merged[key] += accumulator[key]
+            merged["split_pairs"].update(accumulator["split_pairs"])
+            merged["examples"] = sorted(merged["examples"] + accumulator["examples"])[:LEAKAGE_EXAMPLES]
+        return merged
+
+    def extract_output(self, accumulator):
+        output = dict(accumulator)
+        output["split_pairs"] = dict(sorted(accumulator["split_pairs"].items()))
         return output
 
 
@@ -93,34 +185,67 @@ def majority_channels(counts: Iterable[Tuple[int, int]]) -> int:
     return best[1]
 
 
-def _size(values: List[Optional[int]], count: int) -> SizeStats:
+def histogram_median(histogram: Iterable[Sequence[int]]) -> int:
+    """Lower median of a [[value, count], ...] histogram (keys may arrive as JSON strings); 0 if empty."""
+    pairs = sorted((int(value), int(count)) for value, count in histogram)
+    total = sum(count for _, count in pairs)
+    seen = 0
+    for value, count in pairs:
+        seen += count
+        if 2 * seen >= total:
+            return value
+    return 0
+
+
+def _size(values: List[Optional[int]], count: int, histogram) -> SizeStats:
     if not count:
         return SizeStats()
-    return SizeStats(minimum=int(values[0]), maximum=int(values[1]), mean=float(values[2]) / count)
+    return SizeStats(
+        minimum=int(values[0]),
+        maximum=int(values[1]),
+        mean=float(values[2]) / count,
+        median=histogram_median(histogram),
+    )
 
 
 def data_spec_content(
     summary: Dict, task: str, source_format: str, rejected_report: str
 ) -> DataSpecContent:
-    """The pipeline summary {"counts": SummaryFn output, "class_names", "channels"} -> DataSpecContent."""
+    """The pipeline summary {"counts": SummaryFn output, "class_names", "channels", "leakage"} -> DataSpecContent."""
     counts = summary["counts"]
     splits = {
         split: SplitStats(count=stats["count"], per_class=stats["per_class"])
         for split, stats in counts["splits"].items()
     }
-    for split in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
-        splits.setdefault(split, SplitStats())
-    return DataSpecContent(
+    labeled = any(split != features.UNLABELED_SPLIT for split in splits)
+    if labeled or not splits:
+        for split in (features.TRAIN_SPLIT, features.EVAL_SPLIT):
+            splits.setdefault(split, SplitStats())
+    height = _size(counts["height"], counts[WRITTEN], counts.get("height_histogram", ()))
+    width = _size(counts["width"], counts[WRITTEN], counts.get("width_histogram", ()))
+    common_sizes = [[int(value) for value in row] for row in counts.get("sizes", ())]
+    image_size, reason = choose_image_size(common_sizes, (height.median, width.median), int(counts[WRITTEN]))
+    by_stage = {str(stage): int(count) for stage, count in counts.get("rejected_by_stage", {}).items()}
+    content = DataSpecContent(
         task=task,
         class_names=list(summary["class_names"]),
         channels=int(summary["channels"]),
         source_format=source_format,
         box_format=box_formats.TF if task == features.TASK_DETECTION else None,
-        height=_size(counts["height"], counts[WRITTEN]),
-        width=_size(counts["width"], counts[WRITTEN]),
+        height=height,
+        width=width,
         splits=splits,
         records_read=int(counts[READ]),
         records_written=int(counts[WRITTEN]),
         records_rejected=int(counts[REJECTED]),
         rejected_report=rejected_report,
+        rejected_by_stage=by_stage,
+        directory_links_skipped=by_stage.get(STAGE_LINK, 0),
+        duplicate_files_skipped=by_stage.get(STAGE_DUPLICATE, 0),
+        common_sizes=common_sizes,
+        image_size=image_size,
+        image_size_reason=reason,
+        leakage=dict(summary.get("leakage") or {}),
     )
+    content.warnings = data_warnings(content)
+    return content

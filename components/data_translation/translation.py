@@ -1,12 +1,15 @@
 """The translation Beam pipeline, and `translate()`, its plain-Python entry point (no TFX).
 
-Stages: shards -> ReadShard (records, no pixels) -> Reshuffle -> MakeExample
+Stages: shards -> ReadShard (records, no pixels) -> GroupByFile (one record
+per real file: a link to an image already listed is rejected as a duplicate;
+the grouping also spreads records across workers) -> MakeExample
 (image bytes read, decoded, validated and built into an example) -> one GZIP
 TFRecord sink per split. The dataset-wide class list and channel count reach
 MakeExample as side inputs computed by a header-only probe of the records, so
 images stream from their files to the sinks and are never all held between
 stages. Rejections from every stage go to one JSONL report;
-counts go to a summary that becomes the DataSpec.
+counts go to a summary that becomes the DataSpec. A hash of each written
+image finds byte-identical images in more than one split (leakage).
 """
 
 from __future__ import annotations
@@ -69,8 +72,8 @@ def _event(kind: str):
     return lambda item: (kind, item if kind == stats.WRITTEN else None)
 
 
-def _summary_json(counts, class_names, channels) -> str:
-    return json.dumps({"counts": counts, "class_names": class_names, "channels": channels})
+def _summary_json(counts, class_names, channels, leakage) -> str:
+    return json.dumps({"counts": counts, "class_names": class_names, "channels": channels, "leakage": leakage})
 
 
 def add_translation(pipeline, config: TranslationConfig, plan: ReaderPlan, examples_dir: str, data_spec_dir: str):
@@ -80,10 +83,23 @@ def add_translation(pipeline, config: TranslationConfig, plan: ReaderPlan, examp
         | "CreateShards" >> beam.Create(list(plan.shards), reshuffle=False)
         | "ReadShards" >> beam.ParDo(stages.ReadShard(config)).with_outputs(stages.REJECTED, main="records")
     )
-    records = read.records | "SpreadRecords" >> beam.Reshuffle()
+    unique = (
+        read.records
+        | "KeyByFile" >> beam.Map(lambda record: (stages.file_key(record), record))
+        | "GroupByFile" >> beam.GroupByKey()
+        | "OnePerFile" >> beam.ParDo(stages.OnePerFile()).with_outputs(stages.REJECTED, main="records")
+    )
+    records = unique.records
     class_names, channels = _dataset_choices(pipeline, records, config, plan)
     make = beam.ParDo(stages.MakeExample(config, plan.class_names), class_names, channels)
-    built = records | "MakeExamples" >> make.with_outputs(stages.REJECTED, stages.STATS, main="examples")
+    built = records | "MakeExamples" >> make.with_outputs(
+        stages.REJECTED, stages.STATS, stages.HASHES, main="examples"
+    )
+    leakage = (
+        built.hashes
+        | "GroupByContent" >> beam.GroupByKey()
+        | "Leakage" >> beam.CombineGlobally(stats.LeakageFn())
+    )
 
     partitions = built.examples | "PartitionBySplit" >> beam.Partition(_split_index, len(SPLITS))
     for split, partition in zip(SPLITS, partitions):
@@ -97,7 +113,7 @@ def add_translation(pipeline, config: TranslationConfig, plan: ReaderPlan, examp
             )
         )
 
-    rejections = (read.rejected, built.rejected) | "AllRejections" >> beam.Flatten()
+    rejections = (read.rejected, unique.rejected, built.rejected) | "AllRejections" >> beam.Flatten()
     _ = (
         rejections
         | "RejectionLines" >> beam.Map(lambda rejection: rejection.to_json())
@@ -108,21 +124,22 @@ def add_translation(pipeline, config: TranslationConfig, plan: ReaderPlan, examp
     events = (
         read.records | "ReadEvents" >> beam.Map(_event(stats.READ)),
         read.rejected | "ReadRejectedEvents" >> beam.Map(_event(stats.READ)),
-        rejections | "RejectedEvents" >> beam.Map(_event(stats.REJECTED)),
+        rejections | "RejectedEvents" >> beam.Map(lambda rejection: (stats.REJECTED, rejection.stage)),
         built.stats | "WrittenEvents" >> beam.Map(_event(stats.WRITTEN)),
     )
     _ = (
         events
         | "AllEvents" >> beam.Flatten()
         | "Summarize" >> beam.CombineGlobally(stats.SummaryFn())
-        | "SummaryJson" >> beam.Map(_summary_json, class_names, channels)
+        | "SummaryJson" >> beam.Map(_summary_json, class_names, channels, beam.pvalue.AsSingleton(leakage))
         | "WriteSummary" >> beam.Map(_write_file, os.path.join(data_spec_dir, SUMMARY_FILE))
     )
 
 
 def split_names(content: data_spec.DataSpecContent) -> List[str]:
-    """train and eval always; test and unlabeled when they hold records."""
-    return [split for split in SPLITS if split in REQUIRED_SPLITS or content.split_count(split) > 0]
+    """train and eval always (unless the data is unlabeled only); test and unlabeled when they hold records."""
+    required = REQUIRED_SPLITS if content.labeled_count or not content.split_count(features.UNLABELED_SPLIT) else ()
+    return [split for split in SPLITS if split in required or content.split_count(split) > 0]
 
 
 def finalize(config: TranslationConfig, examples_dir: str, data_spec_dir: str) -> data_spec.DataSpecContent:
@@ -139,13 +156,26 @@ def finalize(config: TranslationConfig, examples_dir: str, data_spec_dir: str) -
             tf.io.gfile.rmtree(directory)
     data_spec.write_data_spec(content, data_spec_dir)
     logging.info(
-        "DataTranslation: read %d, wrote %d, rejected %d (report %s); splits %s.",
+        "DataTranslation: read %d, wrote %d, rejected %d (report %s; by stage %s); splits %s; image size %s: %s",
         content.records_read,
         content.records_written,
         content.records_rejected,
         report,
+        content.rejected_by_stage,
         {split: content.split_count(split) for split in split_names(content)},
+        content.image_size,
+        content.image_size_reason,
     )
+    if content.directory_links_skipped or content.duplicate_files_skipped:
+        logging.warning(
+            "DataTranslation: skipped %d directory link(s) (not followed) and %d duplicate path(s) to files "
+            "already read; each is named in %s.",
+            content.directory_links_skipped,
+            content.duplicate_files_skipped,
+            report,
+        )
+    for warning in content.warnings:
+        logging.warning("DataTranslation: %s", warning)
     if content.records_read != content.records_written + content.records_rejected:
         raise RuntimeError(
             f"Record counts do not reconcile: read {content.records_read} != written {content.records_written} "
@@ -160,13 +190,20 @@ def finalize(config: TranslationConfig, examples_dir: str, data_spec_dir: str) -
 
 def record_properties(artifact, content: data_spec.DataSpecContent) -> None:
     """DataSpec counts as MLMD custom properties, so lineage queries need not open files."""
-    for name in ("records_read", "records_written", "records_rejected", "channels", "num_classes"):
+    for name in (
+        "records_read", "records_written", "records_rejected", "channels", "num_classes",
+        "directory_links_skipped", "duplicate_files_skipped",
+    ):
         artifact.set_int_custom_property(name, int(getattr(content, name)))
     for split, split_stats in content.splits.items():
         artifact.set_int_custom_property(f"count_{split}", int(split_stats.count))
     artifact.set_string_custom_property("task", content.task)
     artifact.set_string_custom_property("source_format", content.source_format)
     artifact.set_string_custom_property("class_names", json.dumps(content.class_names))
+    artifact.set_int_custom_property("leakage_images", int(content.leakage.get("images_in_several_splits", 0)))
+    if content.image_size:
+        artifact.set_string_custom_property("image_size", json.dumps(content.image_size))
+    artifact.set_string_custom_property("warnings", "\n".join(content.warnings))
 
 
 def translate(

@@ -6,24 +6,23 @@ import logging
 from typing import Any, Dict, List
 
 from tfx import types
-from tfx.dsl.components.base import base_executor
-from tfx.types import artifact_utils
 
 from components.calibration import held_out
+from components.common import model_io
+from components.common.executor_base import ComponentExecutor
+from components.common.mlmd_metrics import record_metrics
 from components.distillation import distillation, losses
 from components.distillation import spec as keys
 from components.ensemble.ensemble import average_models
 from components.evaluation import metrics as metric_names
-from components.training import model_io
-from components.types import config_json, features
-from components.types.data_spec import read_data_spec
+from components.types import features
 
 logger = logging.getLogger(__name__)
 # Per-generation metrics recorded in MLMD as generation_<g>_eval_<name>.
 GENERATION_METRICS = (metric_names.ACCURACY, metric_names.NLL, metric_names.EXPECTED_CALIBRATION_ERROR)
 
 
-class Executor(base_executor.BaseExecutor):
+class Executor(ComponentExecutor):
     """Distills the teacher Model artifact(s) into a student and writes its Model artifact."""
 
     def Do(
@@ -32,10 +31,8 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        config = config_json.config_from_json(keys.DistillationConfig, exec_properties[keys.CONFIG_KEY])
-        examples = artifact_utils.get_single_instance(input_dict[keys.EXAMPLES_KEY])
-        data_spec = read_data_spec(artifact_utils.get_single_uri(input_dict[keys.DATA_SPEC_KEY]))
+        inputs = self.start(input_dict, output_dict, exec_properties, keys.DistillationConfig)
+        config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
         teacher_uris = [artifact.uri for artifact in input_dict[keys.TEACHER_MODEL_KEY]]
         if not teacher_uris:
             raise ValueError("Distillation got no teacher Model artifact.")
@@ -52,7 +49,7 @@ class Executor(base_executor.BaseExecutor):
             examples.uri, data_spec, teachers, config, evaluate
         )
         metrics = generations[-1]["metrics"]
-        output = artifact_utils.get_single_instance(output_dict[keys.MODEL_KEY])
+        output = self.single(output_dict, keys.MODEL_KEY)
         model_io.save_model_artifact(
             student, output.uri, history=history, metrics={f"eval_{name}": value for name, value in metrics.items()}
         )
@@ -60,11 +57,11 @@ class Executor(base_executor.BaseExecutor):
         logger.info("Student written to %s", output.uri)
 
     def _record(self, output, config, metrics, teacher_metrics, generations, student, teachers, teacher_uris):
-        held_out.record_metrics(output, metrics, prefix="eval_")
-        held_out.record_metrics(output, teacher_metrics, prefix="teacher_eval_")
+        record_metrics(output, metrics, prefix="eval_")
+        record_metrics(output, teacher_metrics, prefix="teacher_eval_")
         for generation in generations:
             chosen = {name: generation["metrics"][name] for name in GENERATION_METRICS}
-            held_out.record_metrics(output, chosen, prefix=f"generation_{generation['generation']}_eval_")
+            record_metrics(output, chosen, prefix=f"generation_{generation['generation']}_eval_")
         student_parameters = int(student.count_params())
         teacher_parameters = int(sum(teacher.count_params() for teacher in teachers))
         architecture = "same_as_teacher" if config.same_architecture_as_teacher else (

@@ -9,15 +9,16 @@ import tempfile
 from typing import Any, Dict, List
 
 from tfx import types
-from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
+from components.common import model_io
+from components.common.artifact_io import write_json
+from components.common.executor_base import ComponentExecutor
+from components.common.mlmd_metrics import record_metrics
 from components.contrastive import backbone
 from components.domain_adaptation import domain_adaptation, spec
 from components.pseudo_labels import labeling, selection
-from components.training import model_io
-from components.training.executor import optional_single
-from components.types import config_json, features
+from components.types import features
 from components.types.data_spec import read_data_spec
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def check_same_classes(source, target, target_uri: str) -> None:
         )
 
 
-class Executor(base_executor.BaseExecutor):
+class Executor(ComponentExecutor):
     """Adapts the source model to the target domain; writes the picked model with every method's scores."""
 
     def Do(
@@ -40,21 +41,20 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        config = config_json.config_from_json(spec.DomainAdaptationConfig, exec_properties[spec.CONFIG_KEY])
-        source = artifact_utils.get_single_instance(input_dict[spec.SOURCE_EXAMPLES_KEY])
-        target = artifact_utils.get_single_instance(input_dict[spec.TARGET_EXAMPLES_KEY])
-        data_spec = read_data_spec(artifact_utils.get_single_uri(input_dict[spec.DATA_SPEC_KEY]))
-        target_spec_artifact = optional_single(input_dict, spec.TARGET_DATA_SPEC_KEY)
+        inputs = self.start(input_dict, output_dict, exec_properties, spec.DomainAdaptationConfig, examples_key=None)
+        config, data_spec = inputs.config, inputs.data_spec
+        source = self.single(input_dict, spec.SOURCE_EXAMPLES_KEY)
+        target = self.single(input_dict, spec.TARGET_EXAMPLES_KEY)
+        target_spec_artifact = self.optional(input_dict, spec.TARGET_DATA_SPEC_KEY)
         if target_spec_artifact is not None:
             check_same_classes(data_spec, read_data_spec(target_spec_artifact.uri), target_spec_artifact.uri)
-        source_model_artifact = optional_single(input_dict, spec.SOURCE_MODEL_KEY)
+        source_model_artifact = self.optional(input_dict, spec.SOURCE_MODEL_KEY)
 
         backbone.reset_layer_names()
         source_model = model_io.load_model(source_model_artifact.uri) if source_model_artifact else None
         model, results, picked = domain_adaptation.adapt(source.uri, target.uri, data_spec, config, source_model)
 
-        model_artifact = artifact_utils.get_single_instance(output_dict[spec.MODEL_KEY])
+        model_artifact = self.single(output_dict, spec.MODEL_KEY)
         metrics = {}
         for result in results:
             if result.validation_accuracy is not None:
@@ -62,18 +62,18 @@ class Executor(base_executor.BaseExecutor):
             if result.test_accuracy is not None:
                 metrics[f"target_test_accuracy_{result.method}"] = result.test_accuracy
         model_io.save_model_artifact(model, model_artifact.uri, metrics=metrics)
-        model_io.record_metrics(model_artifact, metrics)
+        record_metrics(model_artifact, metrics)
         model_artifact.set_string_custom_property(spec.BEST_METHOD, picked)
         model_artifact.set_int_custom_property("picked_on_validation", int(any(
             result.validation_accuracy is not None for result in results)))
-        model_io.write_json(
+        write_json(
             os.path.join(model_artifact.uri, spec.SUMMARY_FILE_NAME),
             {"config": dataclasses.asdict(config), "best_method": picked,
              "results": [dataclasses.asdict(result) for result in results],
              "source_examples": source.uri, "target_examples": target.uri,
              "source_model": source_model_artifact.uri if source_model_artifact else None},
         )
-        pseudo_artifact = artifact_utils.get_single_instance(output_dict[spec.PSEUDO_LABELS_KEY])
+        pseudo_artifact = self.single(output_dict, spec.PSEUDO_LABELS_KEY)
         write_target_pseudo_labels(model, target.uri, data_spec, config, pseudo_artifact, model_artifact.uri, picked)
         backbone.reset_layer_names()
         logger.info("domain adaptation: picked %s; model written to %s", picked, model_artifact.uri)

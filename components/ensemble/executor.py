@@ -7,21 +7,20 @@ from typing import Any, Dict, List
 
 import numpy as np
 from tfx import types
-from tfx.dsl.components.base import base_executor
-from tfx.types import artifact_utils
 
 from components.calibration import held_out
+from components.common import model_io
+from components.common.executor_base import ComponentExecutor
+from components.common.mlmd_metrics import record_metrics
 from components.ensemble import ensemble
 from components.ensemble import spec as keys
 from components.evaluation import metrics as metric_names
-from components.training import model_io
-from components.types import config_json, features
-from components.types.data_spec import read_data_spec
+from components.types import features
 
 logger = logging.getLogger(__name__)
 
 
-class Executor(base_executor.BaseExecutor):
+class Executor(ComponentExecutor):
     """Trains or loads the members, scores them and the ensemble on `eval`, writes the ensemble Model."""
 
     def Do(
@@ -30,10 +29,8 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        config = config_json.config_from_json(keys.EnsembleConfig, exec_properties[keys.CONFIG_KEY])
-        examples = artifact_utils.get_single_instance(input_dict[keys.EXAMPLES_KEY])
-        data_spec = read_data_spec(artifact_utils.get_single_uri(input_dict[keys.DATA_SPEC_KEY]))
+        inputs = self.start(input_dict, output_dict, exec_properties, keys.EnsembleConfig)
+        config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
         given = input_dict.get(keys.MODELS_KEY) or []
         histories: Dict[str, list] = {}
         if given:
@@ -59,7 +56,7 @@ class Executor(base_executor.BaseExecutor):
         combined = ensemble.average_models(members)
         metrics = eval_metrics(combined, "ensemble")
 
-        output = artifact_utils.get_single_instance(output_dict[keys.MODEL_KEY])
+        output = self.single(output_dict, keys.MODEL_KEY)
         model_io.save_model_artifact(
             combined, output.uri, history=histories, metrics={f"eval_{name}": value for name, value in metrics.items()}
         )
@@ -69,14 +66,16 @@ class Executor(base_executor.BaseExecutor):
     def _record(self, output, metrics, member_metrics, sources, task) -> None:
         classification = task == features.TASK_CLASSIFICATION
         headline_metric = metric_names.ACCURACY if classification else metric_names.SUBSET_ACCURACY
-        held_out.record_metrics(output, metrics, prefix="eval_")
+        record_metrics(output, metrics, prefix="eval_")
         for index, member in enumerate(member_metrics):
-            held_out.record_metrics(output, {headline_metric: member[headline_metric]}, prefix=f"member_{index}_eval_")
+            record_metrics(output, {headline_metric: member[headline_metric]}, prefix=f"member_{index}_eval_")
         mean_member = float(np.mean([member[headline_metric] for member in member_metrics]))
         best_member = float(np.max([member[headline_metric] for member in member_metrics]))
-        output.set_float_custom_property(f"members_mean_eval_{headline_metric}", mean_member)
         gain = metrics[headline_metric] - mean_member
-        output.set_float_custom_property(f"gain_over_mean_member_{headline_metric}", gain)
+        record_metrics(output, {
+            f"members_mean_eval_{headline_metric}": mean_member,
+            f"gain_over_mean_member_{headline_metric}": gain,
+        })
         output.set_int_custom_property("num_members", len(member_metrics))
         output.set_string_custom_property("architecture", "ensemble")
         summary = {

@@ -94,6 +94,53 @@ def collect_predictions(
     return np.concatenate(label_batches), np.concatenate(probability_batches), skipped
 
 
+def trivial_baselines(labels: np.ndarray, probabilities: np.ndarray, task: str, num_classes: int) -> dict:
+    """What a model that ignores the image scores on these labels, with what blessing needs to judge noise.
+
+    Classification: `correct` (the model's), `num_examples`, `num_classes`,
+    `majority_class` and `majority_accuracy` (always predicting the split's
+    most common class, a bar at least as high as predicting the training
+    majority), `chance_accuracy` (1/K).
+    Multilabel: the per-label majority constant (all-negative for labels
+    rarer than half) as the baseline; per image, the gain is its Hamming
+    error minus the model's, and `hamming_gain_mean`/`hamming_gain_std`
+    give a paired bound. Also `prevalence` per label.
+    """
+    labels = np.asarray(labels)
+    count = int(len(labels))
+    if task == features.TASK_MULTILABEL:
+        multi_hot = labels.astype(np.int64)
+        predictions = (np.asarray(probabilities) >= metrics.MULTILABEL_DECISION_THRESHOLD).astype(np.int64)
+        prevalence = multi_hot.mean(axis=0) if count else np.zeros(num_classes)
+        constant = (prevalence > 0.5).astype(np.int64)
+        model_error = np.mean(predictions != multi_hot, axis=1)
+        constant_error = np.mean(constant[None, :] != multi_hot, axis=1)
+        gain = constant_error - model_error
+        return {
+            "task": task,
+            "num_examples": count,
+            "num_labels": int(num_classes),
+            "prevalence": [float(value) for value in prevalence],
+            "hamming_loss": float(model_error.mean()) if count else math.nan,
+            "constant_hamming_loss": float(constant_error.mean()) if count else math.nan,
+            "hamming_gain_mean": float(gain.mean()) if count else math.nan,
+            "hamming_gain_std": float(gain.std(ddof=1)) if count > 1 else math.nan,
+        }
+    label_ids = labels.astype(np.int64)
+    class_counts = np.bincount(label_ids, minlength=num_classes) if count else np.zeros(num_classes, np.int64)
+    majority = int(np.argmax(class_counts)) if num_classes else 0
+    correct = int(np.sum(np.argmax(probabilities, axis=1) == label_ids)) if count else 0
+    return {
+        "task": task,
+        "num_examples": count,
+        "num_classes": int(num_classes),
+        "correct": correct,
+        "majority_class": majority,
+        "majority_accuracy": float(class_counts[majority] / count) if count and num_classes else math.nan,
+        "chance_accuracy": 1.0 / num_classes if num_classes else math.nan,
+    }
+
+
 def evaluate_model(
     model,
     dataset,
@@ -120,7 +167,8 @@ def evaluate_model(
       MLMD and autofit read; see `metrics.CLASSIFICATION_METRICS` and
       `metrics.MULTILABEL_METRICS`), `per_class`, `confusion_matrix`,
       `reliability`, `task`, `class_names`, `num_examples`,
-      `num_unlabeled_skipped`, and `top_k` for classification.
+      `num_unlabeled_skipped`, `trivial_baselines` (see `trivial_baselines`;
+      blessing reads it), and `top_k` for classification.
     """
     labels, probabilities, skipped = collect_predictions(
         model, dataset, task, len(class_names), log_every_n_batches, total_examples, name
@@ -130,6 +178,7 @@ def evaluate_model(
     else:
         result = metrics.multilabel_metrics(labels, probabilities, class_names, ece_bins)
     result.update(
+        trivial_baselines=trivial_baselines(labels, probabilities, task, len(class_names)),
         task=task,
         class_names=list(class_names),
         num_examples=int(len(labels)),

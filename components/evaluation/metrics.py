@@ -49,7 +49,10 @@ MULTILABEL_METRICS = (
     NLL,
     BRIER_SCORE,
 )
-ALL_METRICS = tuple(dict.fromkeys(CLASSIFICATION_METRICS + MULTILABEL_METRICS))
+# Detection (COCO mAP) and segmentation (IoU) headline metrics, spelled in their own modules.
+DETECTION_METRICS = ("map", "map_50", "map_75", "mar_100")  # == detection_metrics.DETECTION_METRICS
+SEGMENTATION_METRICS = ("mean_iou", "pixel_accuracy", "foreground_iou")  # == segmentation_metrics.SEGMENTATION_METRICS
+ALL_METRICS = tuple(dict.fromkeys(CLASSIFICATION_METRICS + MULTILABEL_METRICS + DETECTION_METRICS + SEGMENTATION_METRICS))
 LOWER_IS_BETTER = frozenset({EXPECTED_CALIBRATION_ERROR, NLL, BRIER_SCORE, HAMMING_LOSS})
 
 # Probabilities are clipped here before the log so one confident mistake

@@ -5,19 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Mapping, Optional
 
+from components.common.artifact_io import json_ready  # noqa: F401 (one JSON policy; re-exported)
 from components.evaluation import blessing as blessing_lib
 from components.evaluation import metrics as metric_names
-
-
-def json_ready(value: Any) -> Any:
-    """Replaces NaN/inf floats with None (strict JSON has no NaN), recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(key): json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(item) for item in value]
-    return value
 
 
 def compare(candidate: Mapping[str, float], baseline: Mapping[str, float]) -> Dict[str, Dict[str, Any]]:

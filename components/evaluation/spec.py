@@ -50,6 +50,15 @@ class EvaluationConfig:
         the baseline by at least delta in the metric's better direction
         (negative delta = the largest tolerated regression). Skipped without
         a baseline model.
+      beat_trivial_baselines: require the model to beat the trivial
+        baselines beyond the noise of the split (classification: the
+        one-sided Wilson lower bound of accuracy > max(majority-class
+        accuracy, 1/K), single-class data never blessed; multilabel: a paired
+        bound on the Hamming-error gain over the per-label majority constant
+        > 0). None (default): applied unless thresholds are set or a
+        baseline model is compared against, so a model is never blessed
+        merely because nothing was configured; True: always; False: never.
+      blessing_confidence: one-sided confidence level of those bounds.
       log_every_n_batches: progress line period.
     """
 
@@ -60,6 +69,8 @@ class EvaluationConfig:
     thresholds: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     min_improvement_over_baseline: Mapping[str, float] = dataclasses.field(default_factory=dict)
     log_every_n_batches: int = 10
+    beat_trivial_baselines: Optional[bool] = None
+    blessing_confidence: float = blessing.DEFAULT_CONFIDENCE
 
     def __post_init__(self):
         if self.split is not None and (not isinstance(self.split, str) or not self.split):
@@ -70,6 +81,14 @@ class EvaluationConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"EvaluationConfig.{name} must be an integer >= 1; got {value!r}.")
+        if self.beat_trivial_baselines is not None and not isinstance(self.beat_trivial_baselines, bool):
+            raise ValueError(
+                "EvaluationConfig.beat_trivial_baselines must be true, false or null; "
+                f"got {self.beat_trivial_baselines!r}."
+            )
+        confidence = self.blessing_confidence
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.5 <= confidence < 1.0:
+            raise ValueError(f"EvaluationConfig.blessing_confidence must be a number in [0.5, 1); got {confidence!r}.")
         object.__setattr__(self, "thresholds", blessing.normalize_thresholds(self.thresholds))
         object.__setattr__(
             self,

@@ -8,20 +8,20 @@ import os
 from typing import Any, Dict, List
 
 from tfx import types
-from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
+from components.common import model_io
+from components.common.artifact_io import write_json
+from components.common.augmentation import load_augmentation_layer
+from components.common.executor_base import ComponentExecutor
+from components.common.mlmd_metrics import record_metrics
 from components.contrastive import backbone
 from components.noisy_student import noisy_student, spec
-from components.training import model_io
-from components.training.executor import load_augmentation_layer, optional_single
-from components.types import config_json
-from components.types.data_spec import read_data_spec
 
 logger = logging.getLogger(__name__)
 
 
-class Executor(base_executor.BaseExecutor):
+class Executor(ComponentExecutor):
     """Runs K noisy-student iterations; writes the best model and the pseudo-labeled examples."""
 
     def Do(
@@ -30,15 +30,13 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        config = config_json.config_from_json(spec.NoisyStudentConfig, exec_properties[spec.CONFIG_KEY])
-        examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
-        data_spec = read_data_spec(artifact_utils.get_single_uri(input_dict[spec.DATA_SPEC_KEY]))
-        policy = optional_single(input_dict, spec.AUGMENTATION_POLICY_KEY)
+        inputs = self.start(input_dict, output_dict, exec_properties, spec.NoisyStudentConfig)
+        config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
+        policy = self.optional(input_dict, spec.AUGMENTATION_POLICY_KEY)
         augmentation = load_augmentation_layer(policy.uri, config.seed) if policy else None
-        teacher_artifact = optional_single(input_dict, spec.TEACHER_MODEL_KEY)
-        model_artifact = artifact_utils.get_single_instance(output_dict[spec.MODEL_KEY])
-        pseudo_artifact = artifact_utils.get_single_instance(output_dict[spec.PSEUDO_LABELS_KEY])
+        teacher_artifact = self.optional(input_dict, spec.TEACHER_MODEL_KEY)
+        model_artifact = self.single(output_dict, spec.MODEL_KEY)
+        pseudo_artifact = self.single(output_dict, spec.PSEUDO_LABELS_KEY)
         work_dir = config.work_dir or os.path.join(model_artifact.uri, spec.PROGRESS_DIR_NAME)
 
         backbone.reset_layer_names()
@@ -53,7 +51,7 @@ class Executor(base_executor.BaseExecutor):
         record_results(model_artifact, results, best, config.selection_metric)
         model_artifact.set_string_custom_property("stopped_early", run.stopped)
         record_pseudo_labels(pseudo_artifact, results)
-        model_io.write_json(
+        write_json(
             os.path.join(model_artifact.uri, spec.SUMMARY_FILE_NAME),
             {"config": dataclasses.asdict(config), "best_iteration": best, "beat_teacher": best > 0,
              "stopped_early": run.stopped, "iterations": [dataclasses.asdict(result) for result in results],
@@ -65,14 +63,14 @@ class Executor(base_executor.BaseExecutor):
 
 def record_results(artifact: types.Artifact, results, best: int, metric: str) -> None:
     """Best model's eval metrics as `eval_*`, every iteration's as `iteration_<k>_*` (0 = teacher)."""
-    model_io.record_metrics(artifact, results[best].metrics, prefix="eval_")
+    record_metrics(artifact, results[best].metrics, prefix="eval_")
     for result in results[1:]:
-        model_io.record_metrics(artifact, result.metrics, prefix=f"iteration_{result.iteration}_")
-    model_io.record_metrics(artifact, results[0].metrics, prefix="teacher_eval_")
+        record_metrics(artifact, result.metrics, prefix=f"iteration_{result.iteration}_")
+    record_metrics(artifact, results[0].metrics, prefix="teacher_eval_")
     artifact.set_int_custom_property(spec.BEST_ITERATION, best)
     artifact.set_int_custom_property(spec.BEAT_TEACHER, int(best > 0))
-    artifact.set_float_custom_property(
-        f"improvement_over_teacher_{metric}", results[best].metrics[metric] - results[0].metrics[metric]
+    record_metrics(
+        artifact, {f"improvement_over_teacher_{metric}": results[best].metrics[metric] - results[0].metrics[metric]}
     )
     artifact.set_string_custom_property("teacher", results[0].model_path)
 

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import keras
 import tensorflow as tf
 
+from components.common import model_io
 from components.contrastive import backbone
 from components.contrastive.views import OpsAugmentation
 from components.evaluation import evaluation
@@ -25,7 +26,7 @@ from components.evaluation.metrics import higher_is_better
 from components.noisy_student import noise
 from components.noisy_student.spec import NoisyStudentConfig, pseudo_split_name
 from components.pseudo_labels import labeling, selection
-from components.training import model_io, trainer, training
+from components.training import trainer, training
 from components.types import examples_io, features
 from components.types.data_spec import DataSpecContent
 

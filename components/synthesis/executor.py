@@ -13,15 +13,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 from tfx import types
-from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components.evaluation.executor import examples_splits
-from components.synthesis import blend, blend_search, frechet, gan, spec, style_transfer, synthetic_io
+from components.common import model_io
+from components.common import synthetic_blend as blend
+from components.common.artifact_io import write_bytes, write_json
+from components.common.executor_base import ComponentExecutor
+from components.common.mlmd_metrics import record_metrics
+from components.common.splits import examples_splits
+from components.synthesis import blend_search, frechet, gan, spec, style_transfer, synthetic_io
 from components.synthesis.feature_networks import StyleFeatures
-from components.training import model_io, trainer, training
-from components.types import config_json, examples_io, features
-from components.types.data_spec import DataSpecContent, read_data_spec
+from components.training import trainer, training
+from components.types import examples_io, features
+from components.types.data_spec import DataSpecContent
 
 logger = logging.getLogger(__name__)
 
@@ -34,25 +38,20 @@ GAN_CONFIG_FILE_NAME = "gan_config.json"
 GRID_COLUMNS = 10
 
 
-def _write(path: str, content) -> None:
-    mode = "wb" if isinstance(content, bytes) else "w"
-    with tf.io.gfile.GFile(path, mode) as handle:
-        handle.write(content)
+class _SynthesisExecutor(ComponentExecutor):
+    """The shared preamble plus the check every synthesis executor needs: single-label classification data."""
 
-
-def _write_json(path: str, payload: Any) -> None:
-    _write(path, json.dumps(payload, indent=2, sort_keys=True))
-
-
-def _inputs(input_dict, exec_properties, config_class) -> Tuple[Any, types.Artifact, DataSpecContent]:
-    config = config_json.config_from_json(config_class, exec_properties[spec.CONFIG_KEY])
-    examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
-    data_spec = read_data_spec(artifact_utils.get_single_uri(input_dict[spec.DATA_SPEC_KEY]))
-    if data_spec.task != features.TASK_CLASSIFICATION:
-        raise ValueError(
-            f"Synthesis needs single-label classification data; the DataSpec of {examples.uri} says {data_spec.task!r}."
-        )
-    return config, examples, data_spec
+    def _inputs(
+        self, input_dict, output_dict, exec_properties, config_class
+    ) -> Tuple[Any, types.Artifact, DataSpecContent]:
+        inputs = self.start(input_dict, output_dict, exec_properties, config_class)
+        config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
+        if data_spec.task != features.TASK_CLASSIFICATION:
+            raise ValueError(
+                f"Synthesis needs single-label classification data; the DataSpec of {examples.uri} says "
+                f"{data_spec.task!r}."
+            )
+        return config, examples, data_spec
 
 
 def _image_size(config, data_spec: DataSpecContent) -> Tuple[int, int]:
@@ -75,12 +74,11 @@ def _resize_for(model, images: np.ndarray) -> np.ndarray:
     return tf.image.resize(images, (height, width), antialias=True).numpy()
 
 
-class GanExecutor(base_executor.BaseExecutor):
+class GanExecutor(_SynthesisExecutor):
     """Trains the GAN, writes generator, synthetic examples and report."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict, exec_properties: Dict[str, Any]) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        config, examples, data_spec = _inputs(input_dict, exec_properties, spec.GanConfig)
+        config, examples, data_spec = self._inputs(input_dict, output_dict, exec_properties, spec.GanConfig)
         image_size = _image_size(config, data_spec)
         channels, num_classes = data_spec.channels, data_spec.num_classes
         train_count = data_spec.split_count(features.TRAIN_SPLIT)
@@ -113,11 +111,11 @@ class GanExecutor(base_executor.BaseExecutor):
         history = gan.train_gan(gan_trainer, iter(labeled), config.steps, unlabeled, config.log_every_steps)
         training_seconds = time.perf_counter() - start
 
-        generator_artifact = artifact_utils.get_single_instance(output_dict[spec.GENERATOR_KEY])
+        generator_artifact = self.single(output_dict, spec.GENERATOR_KEY)
         images, labels = gan.generate_per_class(
             gan_trainer.ema_generator, num_classes, config.images_per_class, config.latent_dim, config.seed
         )
-        synthetic = artifact_utils.get_single_instance(output_dict[spec.SYNTHETIC_EXAMPLES_KEY])
+        synthetic = self.single(output_dict, spec.SYNTHETIC_EXAMPLES_KEY)
         provenance = {"kind": spec.GAN_PROVENANCE, "model": generator_artifact.uri, "confidence": 1.0}
         source_ids = [f"gan/{data_spec.class_names[label]}/{index}" for index, label in enumerate(labels)]
         count = synthetic_io.write_synthetic_examples(synthetic.uri, images, labels, source_ids, provenance)
@@ -126,22 +124,22 @@ class GanExecutor(base_executor.BaseExecutor):
         distances = self._frechet(input_dict, examples, data_spec, image_size, images, config)
         metrics = {"frechet_distance": distances["frechet_distance"], "training_seconds": training_seconds}
         model_io.save_model_artifact(gan_trainer.ema_generator, generator_artifact.uri, history, metrics, export=False)
-        _write_json(os.path.join(generator_artifact.uri, GAN_CONFIG_FILE_NAME), dataclasses.asdict(config))
+        write_json(os.path.join(generator_artifact.uri, GAN_CONFIG_FILE_NAME), dataclasses.asdict(config))
         for artifact in (generator_artifact, synthetic):
-            artifact.set_float_custom_property(spec.FRECHET_DISTANCE_PROPERTY, distances["frechet_distance"])
+            record_metrics(artifact, {spec.FRECHET_DISTANCE_PROPERTY: distances["frechet_distance"]})
             artifact.set_string_custom_property(spec.FEATURE_SPACE_PROPERTY, distances["feature_space"])
         generator_artifact.set_string_custom_property("model_kind", "class_conditional_generator")
         generator_artifact.set_float_custom_property("training_seconds", training_seconds)
 
-        report = artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY])
+        report = self.single(output_dict, spec.REPORT_KEY)
         tf.io.gfile.makedirs(report.uri)
         shown = min(GRID_COLUMNS, config.images_per_class)
         rows = [images[labels == label][:shown] for label in range(num_classes)]
-        _write(os.path.join(report.uri, SAMPLE_GRID_FILE_NAME), synthetic_io.image_grid_png(rows))
+        write_bytes(os.path.join(report.uri, SAMPLE_GRID_FILE_NAME), synthetic_io.image_grid_png(rows))
         summary = dict(distances, training_seconds=training_seconds, steps=config.steps, num_synthetic=count,
                        image_size=list(image_size), history=history, used_unlabeled=unlabeled is not None)
-        _write_json(os.path.join(report.uri, SUMMARY_FILE_NAME), summary)
-        report.set_float_custom_property(spec.FRECHET_DISTANCE_PROPERTY, distances["frechet_distance"])
+        write_json(os.path.join(report.uri, SUMMARY_FILE_NAME), summary)
+        record_metrics(report, {spec.FRECHET_DISTANCE_PROPERTY: distances["frechet_distance"]})
         report.set_float_custom_property("training_seconds", training_seconds)
         logger.info("GAN synthesis: %d images, FD %.3f (%s)", count, distances["frechet_distance"],
                     distances["feature_space"])
@@ -164,12 +162,11 @@ class GanExecutor(base_executor.BaseExecutor):
         return frechet.image_set_distances(generated[order], real, reference, classifier, seed=config.seed)
 
 
-class StyleTransferExecutor(base_executor.BaseExecutor):
+class StyleTransferExecutor(_SynthesisExecutor):
     """Re-renders training images in the configured styles; writes examples and report."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict, exec_properties: Dict[str, Any]) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        config, examples, data_spec = _inputs(input_dict, exec_properties, spec.StyleTransferConfig)
+        config, examples, data_spec = self._inputs(input_dict, output_dict, exec_properties, spec.StyleTransferConfig)
         image_size = _image_size(config, data_spec)
         content, labels, source_ids = synthetic_io.read_split_arrays(
             examples.uri, features.TRAIN_SPLIT, data_spec, image_size, config.max_images, with_source_ids=True
@@ -189,7 +186,7 @@ class StyleTransferExecutor(base_executor.BaseExecutor):
             config.learning_rate, config.batch_size,
         )
         names = [os.path.basename(path) for path in paths]
-        synthetic = artifact_utils.get_single_instance(output_dict[spec.SYNTHETIC_EXAMPLES_KEY])
+        synthetic = self.single(output_dict, spec.SYNTHETIC_EXAMPLES_KEY)
         provenance = {"kind": spec.STYLE_PROVENANCE, "model": f"style_transfer/{config.feature_network}",
                       "confidence": 1.0}
         new_ids = [f"{source_ids[i]}#style={names[s]}" for i, s in zip(repeated, style_ids)]
@@ -197,26 +194,25 @@ class StyleTransferExecutor(base_executor.BaseExecutor):
         _mark_synthetic_output(synthetic, count, spec.STYLE_PROVENANCE)
         synthetic.set_float_custom_property(spec.SECONDS_PROPERTY, stats["seconds"])
 
-        report = artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY])
+        report = self.single(output_dict, spec.REPORT_KEY)
         tf.io.gfile.makedirs(report.uri)
         shown = min(GRID_COLUMNS, len(stylized))
         if shown:
             grid = synthetic_io.image_grid_png([content[repeated][:shown], stylized[:shown]])
-            _write(os.path.join(report.uri, BEFORE_AFTER_FILE_NAME), grid)
+            write_bytes(os.path.join(report.uri, BEFORE_AFTER_FILE_NAME), grid)
         summary = dict(stats, num_synthetic=count, styles=paths, feature_network=config.feature_network,
                        image_size=list(image_size), config=dataclasses.asdict(config))
-        _write_json(os.path.join(report.uri, SUMMARY_FILE_NAME), summary)
+        write_json(os.path.join(report.uri, SUMMARY_FILE_NAME), summary)
         for name in ("seconds", "images_per_second", "final_style_loss", "final_content_loss"):
             report.set_float_custom_property(name, stats[name])
         logger.info("Style transfer: %d images in %.1fs", count, stats["seconds"])
 
 
-class BlendSearchExecutor(base_executor.BaseExecutor):
+class BlendSearchExecutor(_SynthesisExecutor):
     """Runs the ratio search; writes the chosen-ratio model and the curve report."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict, exec_properties: Dict[str, Any]) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        config, examples, data_spec = _inputs(input_dict, exec_properties, spec.BlendSearchConfig)
+        config, examples, data_spec = self._inputs(input_dict, output_dict, exec_properties, spec.BlendSearchConfig)
         synthetic_uris = [artifact.uri for artifact in input_dict.get(spec.SYNTHETIC_EXAMPLES_KEY) or []]
         if examples.uri in synthetic_uris:
             raise ValueError(f"The real examples {examples.uri} are also given as synthetic examples.")
@@ -245,23 +241,24 @@ class BlendSearchExecutor(base_executor.BaseExecutor):
             model, history = trainer.fit(build, dataset, eval_dataset, final_config, data_spec.task, per_epoch,
                                          log_prefix=f"retrain at ratio {result.chosen_ratio:g}")
         metrics = {f"eval_{k}": v for k, v in trainer.evaluate(model, eval_dataset, data_spec.task).items()}
-        model_artifact = artifact_utils.get_single_instance(output_dict[spec.MODEL_KEY])
+        model_artifact = self.single(output_dict, spec.MODEL_KEY)
         model_io.save_model_artifact(model, model_artifact.uri, history=history, metrics=metrics)
-        model_io.record_metrics(model_artifact, metrics)
+        record_metrics(model_artifact, metrics)
         model_artifact.set_float_custom_property(spec.SYNTHETIC_RATIO_PROPERTY, result.chosen_ratio)
         model_artifact.set_string_custom_property("architecture", train_config.module_file or train_config.architecture)
 
-        report = artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY])
+        report = self.single(output_dict, spec.REPORT_KEY)
         tf.io.gfile.makedirs(report.uri)
         payload = dict(result.to_dict(), synthetic_examples=synthetic_uris, seeds=list(config.seeds),
                        min_improvement=config.min_improvement, selection_split=features.EVAL_SPLIT)
-        _write_json(os.path.join(report.uri, CURVE_JSON_FILE_NAME), payload)
-        _write(os.path.join(report.uri, CURVE_PNG_FILE_NAME), blend_search.curve_png(result.curve, result.chosen_ratio))
+        write_json(os.path.join(report.uri, CURVE_JSON_FILE_NAME), payload)
+        curve_png = blend_search.curve_png(result.curve, result.chosen_ratio)
+        write_bytes(os.path.join(report.uri, CURVE_PNG_FILE_NAME), curve_png)
         report.set_float_custom_property(spec.SYNTHETIC_RATIO_PROPERTY, result.chosen_ratio)
         baseline = result.point(min(config.ratios))
         chosen = result.point(result.chosen_ratio)
-        report.set_float_custom_property("chosen_eval_accuracy", chosen.eval_accuracy)
-        report.set_float_custom_property("baseline_eval_accuracy", baseline.eval_accuracy)
+        record_metrics(report, {"chosen_eval_accuracy": chosen.eval_accuracy,
+                                "baseline_eval_accuracy": baseline.eval_accuracy})
         report.set_string_custom_property(CURVE_JSON_FILE_NAME, json.dumps(payload["curve"]))
         logger.info("Blend search: ratio %g (eval accuracy %.4f vs %.4f at ratio %g)", result.chosen_ratio,
                     chosen.eval_accuracy, baseline.eval_accuracy, baseline.ratio)

@@ -54,11 +54,13 @@ def default_style_paths() -> List[str]:
 
 
 def style_paths_in(directory: str) -> List[str]:
-    """Image files directly under `directory`, sorted; raises when there are none."""
-    if not os.path.isdir(directory):
+    """Image files directly under `directory` (any tf.io.gfile path, e.g. gs://), sorted; raises when there are none."""
+    if not tf.io.gfile.isdir(directory):
         raise FileNotFoundError(f"Style image folder {directory} does not exist.")
     paths = sorted(
-        os.path.join(directory, name) for name in os.listdir(directory) if name.lower().endswith(STYLE_EXTENSIONS)
+        os.path.join(directory, name)
+        for name in tf.io.gfile.listdir(directory)
+        if name.lower().endswith(STYLE_EXTENSIONS)
     )
     if not paths:
         raise FileNotFoundError(f"Style image folder {directory} has no images ({', '.join(STYLE_EXTENSIONS)}).")

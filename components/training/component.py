@@ -35,8 +35,13 @@ class Training(base_component.BaseComponent):
         warm_start_model: Optional[types.BaseChannel] = None,
         synthetic_examples: Union[types.BaseChannel, Sequence[types.BaseChannel], None] = None,
         blend_report: Optional[types.BaseChannel] = None,
+        optimization_params: Optional[types.BaseChannel] = None,
     ):
-        """`blend_report`: BlendSearch's report; its chosen ratio replaces config.synthetic_ratio at run time."""
+        """`blend_report`: BlendSearch's report; its chosen ratio replaces config.synthetic_ratio at run time.
+
+        `optimization_params`: OptimizationParams' output; its learned batch_size, learning_rate and epochs
+        replace the config's at run time, except fields named in config.explicit_fields.
+        """
         config = config_json.coerce_config(spec.TrainingConfig, config)
         if isinstance(synthetic_examples, (list, tuple)):  # Several generators: one union channel.
             synthetic_examples = channel_utils.union(synthetic_examples) if synthetic_examples else None
@@ -52,6 +57,7 @@ class Training(base_component.BaseComponent):
                 warm_start_model=warm_start_model,
                 synthetic_examples=synthetic_examples,
                 blend_report=blend_report,
+                optimization_params=optimization_params,
                 config=config_json.config_to_json(config),
                 model=types.Channel(type=standard_artifacts.Model),
             )

@@ -4,35 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from typing import Any, Dict, List, Optional
 
 from tfx import types
-from tfx.dsl.components.base import base_executor
-from tfx.types import artifact_utils
 
-from components.training import model_io, spec, training
-from components.types import artifacts, config_json
+from components.common import model_io
+from components.common.augmentation import load_augmentation_layer
+from components.common.executor_base import ComponentExecutor
+from components.common.mlmd_metrics import record_metrics
+from components.common.optimization_params import apply_optimization_params
+from components.training import spec, training
 from components.types.artifacts import SYNTHETIC_RATIO_PROPERTY
-from components.types.data_spec import read_data_spec
+from components.types.data_spec import check_trainable
 
 logger = logging.getLogger(__name__)
-
-
-
-def load_augmentation_layer(policy_uri: str, seed: int):
-    """An augment_ops layer from an AugmentationPolicy artifact (None when absent)."""
-    from augment_ops import layers, policy  # Only when a policy is wired in.
-
-    path = os.path.join(policy_uri, artifacts.POLICY_FILE_NAME)
-    with open(path) as handle:
-        loaded = policy.Policy.from_json(handle.read())
-    return layers.AugmentationLayer(loaded, seed=seed)
-
-
-def optional_single(input_dict: Dict[str, List[types.Artifact]], key: str) -> Optional[types.Artifact]:
-    artifacts = input_dict.get(key) or []
-    return artifacts[0] if artifacts else None
 
 
 def ratio_from_blend_report(config: spec.TrainingConfig, report: Optional[types.Artifact]):
@@ -55,7 +40,7 @@ def ratio_from_blend_report(config: spec.TrainingConfig, report: Optional[types.
     return dataclasses.replace(config, synthetic_ratio=ratio), "blend_search"
 
 
-class Executor(base_executor.BaseExecutor):
+class Executor(ComponentExecutor):
     """Trains the configured model and writes the Model artifact."""
 
     def Do(
@@ -64,24 +49,35 @@ class Executor(base_executor.BaseExecutor):
         output_dict: Dict[str, List[types.Artifact]],
         exec_properties: Dict[str, Any],
     ) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        config = config_json.config_from_json(spec.TrainingConfig, exec_properties[spec.CONFIG_KEY])
-        examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES_KEY])
-        data_spec = read_data_spec(artifact_utils.get_single_uri(input_dict[spec.DATA_SPEC_KEY]))
-        policy = optional_single(input_dict, spec.AUGMENTATION_POLICY_KEY)
+        inputs = self.start(input_dict, output_dict, exec_properties, spec.TrainingConfig)
+        config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
+        check_trainable(data_spec)  # One line naming the problem (e.g. a single class) before any training.
+        policy = self.optional(input_dict, spec.AUGMENTATION_POLICY_KEY)
+        if data_spec.task in ("detection", "segmentation"):  # Own models, metrics and serving: task_training.py.
+            from components.training import task_training
+
+            model_artifact = self.single(output_dict, spec.MODEL_KEY)
+            task_training.train_and_write(examples.uri, data_spec, config, model_artifact, policy.uri if policy else None)
+            return
         augmentation = load_augmentation_layer(policy.uri, config.seed) if policy else None
-        warm = optional_single(input_dict, spec.WARM_START_MODEL_KEY)
+        warm = self.optional(input_dict, spec.WARM_START_MODEL_KEY)
         warm_start = model_io.load_model(warm.uri) if warm else None
 
-        synthetic_uris = [artifact.uri for artifact in input_dict.get(spec.SYNTHETIC_EXAMPLES_KEY) or []]
-        config, ratio_source = ratio_from_blend_report(config, optional_single(input_dict, spec.BLEND_REPORT_KEY))
+        synthetic_uris = self.uris(input_dict, spec.SYNTHETIC_EXAMPLES_KEY)
+        config, ratio_source = ratio_from_blend_report(config, self.optional(input_dict, spec.BLEND_REPORT_KEY))
+        learned = self.optional(input_dict, spec.OPTIMIZATION_PARAMS_KEY)
+        if learned is not None:
+            config = apply_optimization_params(config, learned.uri, set(config.explicit_fields))
         model, history, metrics = training.train_classifier(
             examples.uri, data_spec, config, augmentation=augmentation, warm_start=warm_start,
             synthetic_uris=synthetic_uris,
         )
-        model_artifact = artifact_utils.get_single_instance(output_dict[spec.MODEL_KEY])
+        model_artifact = self.single(output_dict, spec.MODEL_KEY)
         model_io.save_model_artifact(model, model_artifact.uri, history=history, metrics=metrics)
-        model_io.record_metrics(model_artifact, metrics)
+        if config.trust_module_code:
+            model_io.mark_trusted_code(model_artifact.uri)
+        model_artifact.set_int_custom_property(model_io.TRUSTED_CODE_PROPERTY, int(config.trust_module_code))
+        record_metrics(model_artifact, metrics)
         model_artifact.set_string_custom_property("architecture", config.module_file or config.architecture)
         model_artifact.set_int_custom_property("epochs_trained", len(history.get("loss", [])))
         model_artifact.set_float_custom_property(SYNTHETIC_RATIO_PROPERTY, config.synthetic_ratio if synthetic_uris else 0.0)

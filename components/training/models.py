@@ -78,6 +78,11 @@ ARCHITECTURES: Dict[str, Callable[..., keras.Model]] = {
     "tiny_cnn": tiny_cnn,
 }
 
+# Library backbones (resnet50, efficientnet_v2_b0, mobilenet_v3_small, convnext_tiny, vit_tiny).
+from components.training import backbones  # noqa: E402  (backbones imports _head from here lazily)
+
+ARCHITECTURES.update(backbones.architecture_builders())
+
 
 def build_architecture(name: str, data_spec: DataSpecContent, image_size: Tuple[int, int]) -> keras.Model:
     if name not in ARCHITECTURES:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from tfx.types import component_spec, standard_artifacts
 
@@ -17,6 +17,7 @@ AUGMENTATION_POLICY_KEY = "augmentation_policy"
 WARM_START_MODEL_KEY = "warm_start_model"
 SYNTHETIC_EXAMPLES_KEY = "synthetic_examples"
 BLEND_REPORT_KEY = "blend_report"
+OPTIMIZATION_PARAMS_KEY = "optimization_params"
 # Output keys.
 MODEL_KEY = "model"
 # Exec property keys.
@@ -53,6 +54,14 @@ class TrainingConfig:
       class_weighting: `none`, or `balanced`: each class's loss is weighted
         by N / (K * n_k) from the DataSpec's train counts, so rare classes
         count as much as frequent ones.
+      trust_module_code: allow a module_file model to hold arbitrary Python
+        (keras.layers.Lambda). Keras safe mode refuses to load such a model,
+        so without this opt-in Training fails before fitting; with it, the
+        model artifact is marked trusted and loads with safe mode off.
+      explicit_fields: names of the fields the user set (the config builder
+        fills it from the YAML keys); learned optimization params (the
+        `optimization_params` input) replace batch_size, learning_rate and
+        epochs except those named here.
     """
 
     architecture: str = "small_cnn"
@@ -74,6 +83,12 @@ class TrainingConfig:
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
     class_weighting: str = "none"
+    trust_module_code: bool = False
+    explicit_fields: Tuple[str, ...] = ()
+    # Backbones (components/training/backbones.py, fine_tuning.py): a local weights file for the backbone, and
+    # the frozen-backbone warm-up schedule {warmup_epochs, unfreeze_learning_rate_factor, keep_batch_norm_frozen}.
+    pretrained_weights: Optional[str] = None
+    fine_tune: Optional[Any] = None
 
     def __post_init__(self):
         if self.module_file is None and not self.architecture:
@@ -103,11 +118,31 @@ class TrainingConfig:
             self.class_weighting in CLASS_WEIGHTINGS,
             f"class_weighting must be one of {CLASS_WEIGHTINGS}, got {self.class_weighting!r}.",
         )
+        _check(isinstance(self.trust_module_code, bool), f"trust_module_code must be true or false, got {self.trust_module_code!r}.")
+        unknown = sorted(set(self.explicit_fields) - {field.name for field in dataclasses.fields(self)})
+        _check(not unknown, f"explicit_fields names unknown TrainingConfig fields {unknown}.")
+        _check_backbone_options(self)
         if self.image_size is not None:
             _check(
                 len(self.image_size) == 2 and all(int(v) > 0 for v in self.image_size),
                 f"image_size must be (height, width) > 0, got {self.image_size}.",
             )
+
+
+def _check_backbone_options(config: "TrainingConfig") -> None:
+    """pretrained_weights / fine_tune need a model with a `backbone` layer; fine_tune dicts become FineTuneConfig."""
+    from components.training import backbones, fine_tuning
+
+    object.__setattr__(config, "fine_tune", fine_tuning.FineTuneConfig.coerce(config.fine_tune))
+    builtin = config.module_file is None
+    for option in ("pretrained_weights", "fine_tune"):
+        if getattr(config, option) is not None and builtin and config.architecture not in backbones.BACKBONES:
+            raise ValueError(
+                f"{option} needs a backbone architecture ({sorted(backbones.BACKBONES)}) or a module_file model with a "
+                f"layer named 'backbone'; architecture is {config.architecture!r}."
+            )
+    if config.pretrained_weights is not None:
+        backbones.check_weights_path(config.pretrained_weights)
 
 
 class TrainingSpec(component_spec.ComponentSpec):
@@ -120,5 +155,7 @@ class TrainingSpec(component_spec.ComponentSpec):
         SYNTHETIC_EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples, optional=True),
         # BlendSearch's report: its synthetic_ratio custom property replaces config.synthetic_ratio.
         BLEND_REPORT_KEY: component_spec.ChannelParameter(type=artifacts.Report, optional=True),
+        # OptimizationParams' output: learned batch_size / learning_rate / epochs replace those not in explicit_fields.
+        OPTIMIZATION_PARAMS_KEY: component_spec.ChannelParameter(type=artifacts.OptimizationParams, optional=True),
     }
     OUTPUTS = {MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from components.common import progress, resume
 from components.training.spec import TrainingConfig
 from components.types import features
 
@@ -71,17 +72,11 @@ def one_hot_labels(dataset: tf.data.Dataset, task: str, num_classes: int) -> tf.
     )
 
 
-class ProgressLogger(keras.callbacks.Callback):
-    """One log line per epoch, so runs under TFX/Beam show progress in their logs."""
+class ProgressLogger(progress.KerasProgress):
+    """Progress of a plain `model.fit` (callers outside `fit`): per-epoch log lines, bar, progress file."""
 
     def __init__(self, epochs: int, prefix: str = "training"):
-        super().__init__()
-        self._epochs = epochs
-        self._prefix = prefix
-
-    def on_epoch_end(self, epoch, logs=None):
-        shown = ", ".join(f"{key}={value:.4f}" for key, value in sorted((logs or {}).items()))
-        logger.info("%s epoch %d/%d: %s", self._prefix, epoch + 1, self._epochs, shown)
+        super().__init__(epochs, label=prefix)
 
 
 def with_augmentation(model: keras.Model, augmentation: Optional[keras.layers.Layer]) -> keras.Model:
@@ -218,6 +213,8 @@ def fit(
     class_weights: Optional[Sequence[float]] = None,
     target_fn: Optional[TargetFn] = None,
     metrics: Optional[Sequence] = None,
+    log_dir: Optional[str] = None,
+    checkpoint_dir: Optional[str] = None,
 ) -> tuple:
     """Trains a model built inside the distribution strategy's scope.
 
@@ -232,12 +229,22 @@ def fit(
         every train and eval step after mixing (distillation appends the
         teacher's probabilities); `loss` and `metrics` must accept its output.
       metrics: replaces the default metrics (accuracy).
+      log_dir: TensorBoard log folder (any tf.io.gfile path; epoch-level
+        scalars, no profiling). None: inside a TFX execution
+        `<pipeline_root>/_tensorboard/<component>/<run key>/<fit label>`,
+        else no logs. "" turns them off.
+      checkpoint_dir: where to back up every finished epoch so a killed run
+        resumes (see `components.common.resume`). None: inside a TFX
+        execution a folder stable across the killed execution and its rerun,
+        else no checkpoints. "" turns them off. Removed when training ends.
 
     `config.mixup_alpha` / `config.cutmix_alpha` mix each training batch
-    in-graph (see `mix_batch`).
+    in-graph (see `mix_batch`). Progress goes to a bar (terminal), log lines
+    and the execution's progress file (`components.common.progress`).
 
     Returns:
-      (bare_model, history dict of per-epoch lists).
+      (bare_model, history dict of per-epoch lists; after a resume it
+      includes the epochs run before the kill).
     """
     keras.utils.set_random_seed(config.seed)
     steps_per_epoch = config.steps_per_epoch or max(1, math.ceil(num_train_examples / config.batch_size))
@@ -255,7 +262,22 @@ def fit(
             loss=loss or make_loss(task, config.label_smoothing),
             metrics=list(metrics) if metrics is not None else make_metrics(task),
         )
-    callbacks: List[keras.callbacks.Callback] = [ProgressLogger(config.epochs, log_prefix), *extra_callbacks]
+    scope = resume.current_scope()
+    fit_label = scope.next_fit_label(log_prefix) if scope else log_prefix
+    if checkpoint_dir is None and scope is not None and config.distribution != "multi_worker":
+        # (Keras' BackupAndRestore has every worker write the same files; multi-worker runs rely on retries.)
+        checkpoint_dir = scope.checkpoint_dir(fit_label)
+    if log_dir is None and scope is not None:
+        log_dir = scope.tensorboard_dir(fit_label)
+    # Restoring comes first: the progress bar and TensorBoard start from the restored epoch.
+    resumable = resume.ResumableTraining(checkpoint_dir) if checkpoint_dir else None
+    callbacks: List[keras.callbacks.Callback] = [] if resumable is None else [resumable]
+    callbacks.append(progress.KerasProgress(config.epochs, log_prefix, steps_per_epoch))
+    if log_dir:
+        callbacks.append(
+            keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", profile_batch=0, write_graph=False)
+        )
+    callbacks.extend(extra_callbacks)
     if config.early_stopping_patience and eval_dataset is not None:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -270,7 +292,8 @@ def fit(
         callbacks=callbacks,
         verbose=config.verbose,
     )
-    return bare_model, {key: [float(v) for v in values] for key, values in history.history.items()}
+    per_epoch = resumable.full_history() if resumable is not None else history.history
+    return bare_model, {key: [float(v) for v in values] for key, values in per_epoch.items()}
 
 
 def evaluate(model: keras.Model, dataset: tf.data.Dataset, task: str) -> Dict[str, float]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import keras
 import tensorflow as tf
 
-from components.training import models, module_file, trainer
+from components.training import backbones, fine_tuning, models, module_file, trainer
 from components.training.spec import TrainingConfig
 from components.types import examples_io, features
 from components.types.data_spec import DataSpecContent
@@ -23,9 +24,14 @@ def resolve_image_size(config: TrainingConfig, data_spec: DataSpecContent) -> Tu
 
 
 def model_builder(config: TrainingConfig, data_spec: DataSpecContent, image_size: Tuple[int, int]):
-    """A zero-argument builder (called inside the strategy scope)."""
+    """A zero-argument builder (called inside the strategy scope); loads `pretrained_weights` into the backbone."""
+    if config.pretrained_weights:
+        build = model_builder(dataclasses.replace(config, pretrained_weights=None), data_spec, image_size)
+        return lambda: backbones.with_pretrained_weights(build(), config.pretrained_weights)
     if config.module_file:
-        return lambda: module_file.build_model_from_module_file(config.module_file, data_spec, image_size)
+        return lambda: module_file.build_model_from_module_file(
+            config.module_file, data_spec, image_size, trust_module_code=config.trust_module_code
+        )
     return lambda: models.build_architecture(config.architecture, data_spec, image_size)
 
 
@@ -73,8 +79,12 @@ def train_classifier(
     augmentation: Optional[keras.layers.Layer] = None,
     warm_start: Optional[keras.Model] = None,
     synthetic_uris: Sequence[str] = (),
+    log_dir: Optional[str] = None,
 ) -> Tuple[keras.Model, Dict[str, list], Dict[str, float]]:
-    """Trains on `train`, validates on `eval`; returns (bare model, history, eval metrics)."""
+    """Trains on `train`, validates on `eval`; returns (bare model, history, eval metrics).
+
+    `log_dir`: TensorBoard logs (see `trainer.fit`; None: the run's `_tensorboard/` folder inside a pipeline).
+    """
     if data_spec.task not in (features.TASK_CLASSIFICATION, features.TASK_MULTILABEL):
         raise ValueError(f"The training component trains classifiers; this DataSpec's task is {data_spec.task!r}.")
     # Fresh automatic layer names (conv2d, conv2d_1, ...) as in a new process: warm start matches
@@ -94,7 +104,7 @@ def train_classifier(
         # Real train split plus synthetic_ratio x its size of synthetic examples per epoch; eval stays real.
         if not synthetic_uris:
             raise ValueError(f"synthetic_ratio={config.synthetic_ratio} but no synthetic examples were given.")
-        from components.synthesis import blend  # Only when synthetic data is wired in.
+        from components.common import synthetic_blend as blend  # Only when synthetic data is wired in.
 
         blended, num_train = blend.train_dataset_with_synthetic(
             examples_uri, synthetic_uris, data_spec, config.batch_size, image_size, config.synthetic_ratio,
@@ -110,6 +120,8 @@ def train_classifier(
         num_train,
         augmentation,
         class_weights=class_weights_for(config, data_spec),
+        extra_callbacks=fine_tuning.schedule_callbacks(config.fine_tune, config.epochs),
+        log_dir=log_dir,
     )
     metrics = {f"eval_{key}": value for key, value in trainer.evaluate(model, eval_dataset, data_spec.task).items()}
     logger.info("training finished: %s", metrics)

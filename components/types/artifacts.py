@@ -29,3 +29,14 @@ class Report(artifact.Artifact):
     """Human-readable results of a component: markdown, JSON and PNG plots."""
 
     TYPE_NAME = "tfx_autofit.Report"
+
+
+# The file an OptimizationParams artifact holds at its URI root, and its MLMD custom properties.
+OPTIMIZATION_PARAMS_FILE_NAME = "optimization_params.json"
+LEARNED_PARAM_PROPERTIES = ("batch_size", "learning_rate", "epochs")
+
+
+class OptimizationParams(artifact.Artifact):
+    """Learned batch size, learning rate and epoch count (`optimization_params.json` + LR range plot)."""
+
+    TYPE_NAME = "tfx_autofit.OptimizationParams"

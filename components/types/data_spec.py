@@ -5,11 +5,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from components.types import features
 
 DATA_SPEC_FILE_NAME = "data_spec.json"
+
+
+# Below this many eval images an accuracy is known only to about +/-10 pp (95% interval at p=0.5):
+# the DataSpec flags it, since decisions between candidates on such a split are mostly noise.
+TINY_EVAL_IMAGES = 100
+MIN_CLASSES = {
+    features.TASK_CLASSIFICATION: 2,
+    features.TASK_MULTILABEL: 1,
+    features.TASK_DETECTION: 1,
+    features.TASK_SEGMENTATION: 1,
+}
 
 
 @dataclasses.dataclass
@@ -17,6 +28,7 @@ class SizeStats:
     minimum: int = 0
     maximum: int = 0
     mean: float = 0.0
+    median: int = 0
 
 
 @dataclasses.dataclass
@@ -30,6 +42,19 @@ class DataSpecContent:
     """Contents of a DataSpec artifact.
 
     Counts reconcile: records_read == records_written + records_rejected.
+
+    Attributes (beyond the counts):
+      rejected_by_stage: rejections per stage ('read', 'link', 'duplicate',
+        'decode', 'build'); `directory_links_skipped` and
+        `duplicate_files_skipped` repeat the link and duplicate counts.
+      common_sizes: the most common [height, width, count] image sizes.
+      image_size: [height, width] every image is resized to unless a
+        component's `image_size` says otherwise; `image_size_reason` says why.
+      leakage: byte-identical images found in more than one labeled split
+        (`images_in_several_splits`, `split_pairs`, `examples` of source ids)
+        and `duplicate_records` beyond the first copy of any image.
+      warnings: one line per hazard found (single class, tiny eval split,
+        mixed sizes, leakage, unlabeled only); see `data_warnings`.
     """
 
     task: str
@@ -45,6 +70,14 @@ class DataSpecContent:
     records_written: int = 0
     records_rejected: int = 0
     rejected_report: Optional[str] = None
+    rejected_by_stage: Dict[str, int] = dataclasses.field(default_factory=dict)
+    directory_links_skipped: int = 0
+    duplicate_files_skipped: int = 0
+    common_sizes: List[List[int]] = dataclasses.field(default_factory=list)
+    image_size: List[int] = dataclasses.field(default_factory=list)
+    image_size_reason: str = ""
+    leakage: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    warnings: List[str] = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
         if self.task not in features.TASKS:
@@ -63,6 +96,10 @@ class DataSpecContent:
         stats = self.splits.get(split, SplitStats())
         return [int(stats.per_class.get(name, 0)) for name in self.class_names]
 
+    @property
+    def labeled_count(self) -> int:
+        return sum(stats.count for split, stats in self.splits.items() if split != features.UNLABELED_SPLIT)
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
@@ -73,6 +110,113 @@ class DataSpecContent:
         raw["width"] = SizeStats(**raw.get("width", {}))
         raw["splits"] = {name: SplitStats(**value) for name, value in raw.get("splits", {}).items()}
         return cls(**raw)
+
+
+def _size_text(height: int, width: int) -> str:
+    return f"{width}x{height}"
+
+
+def choose_image_size(common_sizes: List[List[int]], median: Tuple[int, int], total: int) -> Tuple[List[int], str]:
+    """The size images are resized to by default, and why: the median height and width.
+
+    The median, not the largest image: a few big images among many small
+    ones must not make every training step pay for the big size (nine
+    600x400 images among 250 28x28 ones would otherwise train at 400x600).
+
+    Args:
+      common_sizes: most common [height, width, count], most frequent first.
+      median: (median height, median width) over all written images.
+      total: number of images written.
+
+    Returns:
+      ([height, width], one-line reason naming the sizes found).
+    """
+    if not total:
+        return [], ""
+    height, width = max(int(median[0]), 1), max(int(median[1]), 1)
+    if len(common_sizes) == 1 and common_sizes[0][2] == total:
+        return [height, width], f"all {total} images are {_size_text(height, width)} (width x height)."
+    found = ", ".join(f"{count} are {_size_text(h, w)}" for h, w, count in common_sizes)
+    return [height, width], (
+        f"image sizes vary (width x height): of {total} images, {found}; every image is resized to the median "
+        f"size {_size_text(height, width)}; set `image_size: [{height}, {width}]` (height, width) in the "
+        "training section to override."
+    )
+
+
+def data_warnings(content: DataSpecContent) -> List[str]:
+    """One line per hazard a person should know about before training on this data."""
+    warnings = []
+    labeled = content.labeled_count
+    if labeled == 0 and content.split_count(features.UNLABELED_SPLIT):
+        warnings.append(
+            f"unlabeled only: {content.split_count(features.UNLABELED_SPLIT)} images and no labels; usable as a "
+            "domain-adaptation target or extra unlabeled data, not for supervised training."
+        )
+    elif labeled:
+        problem = trainability_problem(content)
+        if problem:
+            warnings.append(problem)
+        eval_count = content.split_count(features.EVAL_SPLIT)
+        if 0 < eval_count < TINY_EVAL_IMAGES:
+            half_width = 1.96 * 0.5 / eval_count**0.5
+            warnings.append(
+                f"tiny eval split: {eval_count} images, so accuracy on it is known only to about "
+                f"+/-{100 * half_width:.0f} pp (95%); raise eval_fraction or add labeled images before trusting "
+                "comparisons on it."
+            )
+    if content.image_size_reason.startswith("image sizes vary"):
+        warnings.append(content.image_size_reason)
+    if content.leakage.get("images_in_several_splits"):
+        pairs = ", ".join(f"{pair}: {count}" for pair, count in content.leakage.get("split_pairs", {}).items())
+        warnings.append(
+            f"leakage: {content.leakage['images_in_several_splits']} byte-identical images appear in more than one "
+            f"split ({pairs}), e.g. {content.leakage.get('examples', [])[:2]}; held-out scores will be optimistic."
+        )
+    return warnings
+
+
+def trainability_problem(content: DataSpecContent) -> Optional[str]:
+    """Why a model cannot be trained on this data (one line), or None.
+
+    Counts the DataSpec does not hold (a hand-made spec without split
+    statistics) are unknown, not zero, and are not judged.
+    """
+    minimum = MIN_CLASSES.get(content.task, 1)
+    splits = content.splits
+    if splits and content.labeled_count == 0:
+        return "no labeled images: supervised training needs labeled train and eval splits."
+    if content.num_classes < minimum:
+        return (
+            f"single-class {content.task} dataset (classes {content.class_names}): a classifier needs at least "
+            f"{minimum} classes; add a folder of images of another class."
+        )
+    if features.TRAIN_SPLIT in splits and splits[features.TRAIN_SPLIT].count == 0:
+        return "the train split is empty."
+    if features.EVAL_SPLIT in splits and splits[features.EVAL_SPLIT].count == 0:
+        return "the eval split is empty: raise eval_fraction or add a val/ folder."
+    train = splits.get(features.TRAIN_SPLIT)
+    if content.task == features.TASK_CLASSIFICATION and train is not None and train.per_class:
+        present = [name for name, count in zip(content.class_names, content.class_counts()) if count > 0]
+        if len(present) < minimum:
+            return (
+                f"the train split has images of only {len(present)} class(es) {present} of {content.class_names}; "
+                "a classifier needs at least 2."
+            )
+    return None
+
+
+def check_trainable(content: DataSpecContent) -> None:
+    """Raises ValueError (one line naming the problem) when supervised training cannot work on this data.
+
+    Refused: no labeled images, a single-class classification dataset (a
+    1-output softmax is always "right"), an empty train or eval split, a
+    train split with one class only. Call it before training starts (the
+    pipeline builder, Training's executor).
+    """
+    problem = trainability_problem(content)
+    if problem:
+        raise ValueError(f"DataSpec ({content.source_format}, {content.task}): {problem}")
 
 
 def write_data_spec(content: DataSpecContent, directory: str) -> str:

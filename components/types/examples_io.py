@@ -110,7 +110,18 @@ def decode_image(encoded: tf.Tensor, channels: int, image_size: Tuple[int, int])
 
 
 def default_image_size(data_spec: DataSpecContent) -> Tuple[int, int]:
-    """The largest image in the data (all images are resized to it)."""
+    """(height, width) images are resized to when a component sets no `image_size`.
+
+    The size translation chose and recorded with its reason
+    (`data_spec.image_size`, `image_size_reason`): the median height and
+    width, so a few large images do not make every step pay for their size.
+    DataSpecs written before that field existed fall back to the median, then
+    to the largest image.
+    """
+    if len(data_spec.image_size) == 2 and min(data_spec.image_size) > 0:
+        return (int(data_spec.image_size[0]), int(data_spec.image_size[1]))
+    if data_spec.height.median > 0 and data_spec.width.median > 0:
+        return (int(data_spec.height.median), int(data_spec.width.median))
     return (max(int(data_spec.height.maximum), 1), max(int(data_spec.width.maximum), 1))
 
 

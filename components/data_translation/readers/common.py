@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -63,25 +64,109 @@ def resolve(base_dir: str, path: str) -> str:
     return os.path.normpath(os.path.join(base_dir, path))
 
 
+def is_remote(path: str) -> bool:
+    """Object-store URIs (gs://, s3://, ...) have no symbolic links; local paths may."""
+    return "://" in path
+
+
+def is_link(path: str) -> bool:
+    return not is_remote(path) and os.path.islink(path)
+
+
+def real_path(path: str) -> str:
+    """The file a path finally names (links resolved); remote URIs are their own real path."""
+    return path if is_remote(path) else os.path.realpath(path)
+
+
 def list_dir(directory: str) -> List[str]:
     """Sorted entry names (directories end without '/'), hidden entries skipped."""
     return sorted(name.rstrip("/") for name in tf.io.gfile.listdir(directory) if not is_hidden(name))
 
 
+def directory_link_reason(path: str) -> str:
+    """Why the walk does not enter the directory link at `path` (a line for the rejected report)."""
+    target = os.path.realpath(path)
+    return (
+        f"directory link not followed ({path} -> {target}): links can loop or reach images twice; "
+        "copy or bind-mount the folder instead"
+    )
+
+
 def subdirectories(directory: str) -> List[str]:
-    return [name for name in list_dir(directory) if tf.io.gfile.isdir(os.path.join(directory, name))]
+    """Sub-directory names; links to directories are left out (see `directory_links`)."""
+    return [
+        name
+        for name in list_dir(directory)
+        if tf.io.gfile.isdir(os.path.join(directory, name)) and not is_link(os.path.join(directory, name))
+    ]
+
+
+def directory_links(directory: str) -> List[str]:
+    """Names of the entries of `directory` that are links to directories (never walked)."""
+    if is_remote(directory):
+        return []
+    return [name for name in list_dir(directory) if is_link(os.path.join(directory, name)) and
+            os.path.isdir(os.path.join(directory, name))]
+
+
+@dataclasses.dataclass
+class Walk:
+    """What a walk of one directory found.
+
+    Attributes:
+      files: non-hidden files, as sorted paths relative to the directory.
+        File links are listed (the pipeline keeps one record per real file).
+      skipped_links: (relative path, reason) of directory links not followed.
+    """
+
+    files: List[str]
+    skipped_links: List[Tuple[str, str]]
+
+
+def walk(directory: str) -> Walk:
+    """Lists the files under `directory` without following directory links.
+
+    A link to a directory (`data/3/loop -> .`) is never entered: following it
+    can loop (TF's walk follows links up to the OS limit) and reaches images a
+    second time, under another class or split. Such links are reported in
+    `skipped_links` so the caller can reject them by name. Object stores have
+    no links; their listing goes through tf.io.gfile.
+    """
+    if is_remote(directory):
+        found = []
+        for root, dirs, files in tf.io.gfile.walk(directory):
+            dirs[:] = [name for name in dirs if not is_hidden(name)]
+            relative_root = os.path.relpath(root, directory)
+            found += [os.path.normpath(os.path.join(relative_root, name)) for name in files if not is_hidden(name)]
+        return Walk(sorted(found), [])
+    files: List[str] = []
+    skipped: List[Tuple[str, str]] = []
+    pending = [""]
+    while pending:
+        relative_root = pending.pop()
+        with os.scandir(os.path.join(directory, relative_root)) as entries:
+            for entry in entries:
+                if is_hidden(entry.name):
+                    continue
+                relative = os.path.join(relative_root, entry.name) if relative_root else entry.name
+                if entry.is_symlink() and os.path.isdir(entry.path):
+                    skipped.append((relative, directory_link_reason(entry.path)))
+                elif entry.is_dir(follow_symlinks=False):
+                    pending.append(relative)
+                else:
+                    files.append(relative)
+    return Walk(sorted(files), sorted(skipped))
 
 
 def walk_files(directory: str) -> List[str]:
-    """All non-hidden files under `directory`, as sorted paths relative to it."""
-    found = []
-    for root, dirs, files in tf.io.gfile.walk(directory):
-        dirs[:] = [name for name in dirs if not is_hidden(name)]
-        relative_root = os.path.relpath(root, directory)
-        for name in files:
-            if not is_hidden(name):
-                found.append(os.path.normpath(os.path.join(relative_root, name)))
-    return sorted(found)
+    """All non-hidden files under `directory`, as sorted relative paths; directory links are not followed."""
+    result = walk(directory)
+    if result.skipped_links:
+        logging.warning(
+            "%d directory link(s) under %s not followed: %s", len(result.skipped_links), directory,
+            [path for path, _ in result.skipped_links[:5]],
+        )
+    return result.files
 
 
 def read_text(path: str) -> str:

@@ -178,3 +178,24 @@ def test_multilabel_examples(tmp_path):
     assert blessing.get_int_custom_property("blessed") == 0
     assert "subset_accuracy = 0.7500 FAILS >= 0.9000" in blessing.get_string_custom_property("reasons")
     assert os.path.getsize(os.path.join(evaluation.uri, spec.CONFUSION_MATRIX_FILE_NAME)) > 1000
+
+
+def test_without_thresholds_the_model_must_beat_trivial_baselines_beyond_the_noise(canonical_data, tmp_path):
+    # eval: 5 of 6 correct against a 4-of-6 majority, within the noise of six images: not blessed.
+    config = EvaluationConfig(split="eval")
+    evaluation, blessing = _run(canonical_data, tmp_path / "eval", canonical_data["good_model_uri"], config)
+    assert blessing.get_int_custom_property("blessed") == 0
+    assert blessing.get_string_custom_property("blessing_rule") == "beats trivial baselines"
+    reasons = blessing.get_string_custom_property("reasons")
+    assert "does NOT beat the trivial baselines" in reasons and "(Wilson, 6 examples)" in reasons
+    decision = _read_json(evaluation.uri, spec.BLESSING_FILE_NAME)
+    assert decision["rule"] == "beats trivial baselines" and decision["checks"][0]["kind"] == "trivial_baselines"
+    stats = _read_json(evaluation.uri, spec.METRICS_FILE_NAME)["trivial_baselines"]
+    assert stats["num_examples"] == len(EVAL_RECORDS) and stats["majority_accuracy"] == pytest.approx(4 / 6)
+    assert stats["correct"] == 5
+    with open(os.path.join(evaluation.uri, spec.SUMMARY_FILE_NAME)) as handle:
+        assert "FAIL: accuracy 0.8333 does NOT beat the trivial baselines" in handle.read()
+    # test: 4 of 4 against a 2-of-4 majority: the Wilson lower bound 0.60 clears 0.5, so it is blessed.
+    _, blessed = _run(canonical_data, tmp_path / "test", canonical_data["good_model_uri"], EvaluationConfig())
+    assert blessed.get_int_custom_property("blessed") == 1
+    assert "accuracy 1.0000 beats the trivial baselines" in blessed.get_string_custom_property("reasons")

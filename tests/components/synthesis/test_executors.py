@@ -183,7 +183,7 @@ def test_gan_names_the_examples_when_the_train_split_is_empty(tmp_path):
 
 
 def test_training_takes_the_synthetic_ratio_from_the_blend_search_report(real, gan_run, tmp_path, monkeypatch):
-    from components.synthesis import blend
+    from components.common import synthetic_blend as blend
     from components.training import executor as training_executor
     from components.training.spec import TrainingConfig
 

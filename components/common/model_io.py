@@ -1,0 +1,161 @@
+"""The Model artifact layout every component reads and writes.
+
+    <uri>/model.keras          bare Keras 3 model (probabilities out)
+    <uri>/Format-Serving/      SavedModel: `serving_default` on float images,
+                               `serve_examples` on serialized tf.Examples
+    <uri>/history.json         per-epoch training curves
+    <uri>/metrics.json         held-out metrics (also MLMD custom properties)
+    <uri>/TRUSTED_MODULE_CODE  present only when the user opted in to arbitrary
+                               code in the model (Lambda layers); such a model
+                               loads with Keras safe mode off
+
+All paths go through tf.io.gfile / Keras' remote-path handling, so a model
+artifact on gs:// (or ram:// in tests) reads and writes like a local one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from typing import Any, Dict, List, Optional
+
+import keras
+import tensorflow as tf
+
+from components.common.artifact_io import read_json, write_json, write_text  # noqa: F401 (re-exported)
+from components.types import features
+from components.types.examples_io import decode_image
+
+logger = logging.getLogger(__name__)
+
+KERAS_FILE_NAME = "model.keras"
+SERVING_DIR_NAME = "Format-Serving"
+HISTORY_FILE_NAME = "history.json"
+METRICS_FILE_NAME = "metrics.json"
+# Marker file and MLMD custom property of a model whose code the user declared trusted
+# (TrainingConfig.trust_module_code): it may hold Lambda layers, which Keras safe mode refuses.
+TRUSTED_CODE_FILE_NAME = "TRUSTED_MODULE_CODE"
+TRUSTED_CODE_PROPERTY = "trust_module_code"
+
+
+def keras_path(model_uri: str) -> str:
+    return os.path.join(model_uri, KERAS_FILE_NAME)
+
+
+def serving_path(model_uri: str) -> str:
+    return os.path.join(model_uri, SERVING_DIR_NAME)
+
+
+def trusted_code_path(model_uri: str) -> str:
+    return os.path.join(model_uri, TRUSTED_CODE_FILE_NAME)
+
+
+# Modules whose custom Keras layers can appear in a saved model. Keras finds a layer
+# only after its module registered it, and a component on a cluster runs in a fresh process.
+CUSTOM_LAYER_MODULES = (
+    "augment_ops.layers",
+    "components.calibration.layers",
+    "components.noisy_student.noise",
+)
+
+
+def register_custom_layers() -> None:
+    for module in CUSTOM_LAYER_MODULES:
+        importlib.import_module(module)
+
+
+def lambda_layer_names(model: keras.Model) -> List[str]:
+    """Paths of every keras.layers.Lambda in `model`, nested models included ("outer/inner/lambda")."""
+    found: List[str] = []
+
+    def visit(layer, prefix: str) -> None:
+        path = f"{prefix}{layer.name}"
+        if isinstance(layer, keras.layers.Lambda):
+            found.append(path)
+        for child in getattr(layer, "layers", None) or []:
+            visit(child, f"{path}/")
+
+    for layer in model.layers:
+        visit(layer, "")
+    return found
+
+
+def is_trusted_code(model_uri: str) -> bool:
+    """Whether the artifact was written with TrainingConfig.trust_module_code on."""
+    return tf.io.gfile.exists(trusted_code_path(model_uri))
+
+
+def mark_trusted_code(model_uri: str) -> None:
+    """Writes the marker file that lets load_model turn Keras safe mode off for this artifact."""
+    tf.io.gfile.makedirs(model_uri)
+    write_text(
+        trusted_code_path(model_uri),
+        "The user set trust_module_code: this model may run arbitrary Python (Lambda layers) when loaded.\n",
+    )
+
+
+def load_model(model_uri: str) -> keras.Model:
+    """The artifact's Keras model, uncompiled.
+
+    Keras safe mode (no deserialized Python lambdas) stays on unless the artifact
+    carries the trusted-code marker written by Training with trust_module_code on.
+    """
+    register_custom_layers()
+    path = keras_path(model_uri)
+    if not tf.io.gfile.exists(path):
+        raise FileNotFoundError(f"Model artifact at {model_uri} has no {KERAS_FILE_NAME}.")
+    trusted = is_trusted_code(model_uri)
+    if trusted:
+        logger.warning("Loading %s with Keras safe mode off: the user marked its module code trusted.", model_uri)
+    return keras.saving.load_model(path, compile=False, safe_mode=not trusted)
+
+
+def export_serving(model: keras.Model, export_dir: str) -> None:
+    """Writes a SavedModel with an image signature and a tf.Example signature."""
+    height, width, channels = model.input_shape[1:4]
+
+    def serve_images(images):
+        return {"probabilities": model(images, training=False)}
+
+    def serve_examples(serialized):
+        parsed = tf.io.parse_example(serialized, {features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string)})
+        images = tf.map_fn(
+            lambda encoded: decode_image(encoded, channels, (height, width)),
+            parsed[features.IMAGE_ENCODED],
+            fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32),
+        )
+        return {"probabilities": model(images, training=False)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        "serving_default", serve_images, input_signature=[tf.TensorSpec([None, height, width, channels], tf.float32)]
+    )
+    archive.add_endpoint("serve_examples", serve_examples, input_signature=[tf.TensorSpec([None], tf.string)])
+    archive.write_out(export_dir, verbose=False)
+
+
+def save_model_artifact(
+    model: keras.Model,
+    model_uri: str,
+    history: Optional[Dict[str, Any]] = None,
+    metrics: Optional[Dict[str, float]] = None,
+    export: bool = True,
+) -> None:
+    """Writes the artifact layout above.
+
+    A model holding Lambda layers exists only because the user opted in to trusted code (Training
+    refuses it otherwise and safe-mode loading refuses it), so a model derived from one (calibrated,
+    ensembled, ...) carries the trusted-code marker on, and downstream components can load it.
+    """
+    tf.io.gfile.makedirs(model_uri)
+    model.save(keras_path(model_uri))
+    if lambda_layer_names(model):
+        mark_trusted_code(model_uri)
+    if export:
+        export_serving(model, serving_path(model_uri))
+    if history is not None:
+        write_json(os.path.join(model_uri, HISTORY_FILE_NAME), history)
+    if metrics is not None:
+        write_json(os.path.join(model_uri, METRICS_FILE_NAME), metrics)

@@ -1,0 +1,173 @@
+"""The fine-tuning schedule for pretrained backbones: train the head first, then everything, slower.
+
+With pretrained weights, a fresh randomly initialized head sends large,
+noisy gradients into the backbone in the first steps and wrecks the features
+it came for. The usual remedy (Keras transfer-learning guide, ULMFiT's
+gradual unfreezing) is two phases, both inside one `fit` call here:
+
+  epochs [0, warmup_epochs): the nested `backbone` layer is frozen
+    (`trainable=False`, so its BatchNorm layers also run in inference
+    mode); only the head and the input adapters learn.
+  epochs [warmup_epochs, epochs): the backbone is unfrozen and the learning
+    rate (the configured schedule, continued) is multiplied by
+    `unfreeze_learning_rate_factor`. BatchNorm layers stay frozen by default
+    (`keep_batch_norm_frozen`): small fine-tuning batches would overwrite
+    their pretrained statistics.
+
+It works in one `fit` because the optimizer is built on all variables
+before the freeze (Keras optimizers accept a subset of the variables they
+were built with, never new ones), and the train function is re-traced at
+each switch so it sees the new trainable set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, List, Mapping, Optional, Union
+
+import keras
+
+from components.training import backbones
+from components.types.config_json import check
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class FineTuneConfig:
+    """`TrainingConfig.fine_tune`.
+
+    Attributes:
+      warmup_epochs: epochs with the backbone frozen (head only), >= 1.
+      unfreeze_learning_rate_factor: multiplies the learning rate once the
+        backbone is unfrozen, in (0, 1].
+      keep_batch_norm_frozen: BatchNorm layers of the backbone stay in
+        inference mode after unfreezing.
+    """
+
+    warmup_epochs: int = 1
+    unfreeze_learning_rate_factor: float = 0.1
+    keep_batch_norm_frozen: bool = True
+
+    def __post_init__(self):
+        check(self.warmup_epochs >= 1, f"fine_tune.warmup_epochs must be >= 1, got {self.warmup_epochs}.")
+        check(
+            0.0 < self.unfreeze_learning_rate_factor <= 1.0,
+            f"fine_tune.unfreeze_learning_rate_factor must be in (0, 1], got {self.unfreeze_learning_rate_factor}.",
+        )
+
+    @classmethod
+    def coerce(cls, value: Union[None, "FineTuneConfig", Mapping[str, Any]]) -> Optional["FineTuneConfig"]:
+        """None, a FineTuneConfig, or its dict form (YAML/JSON) -> FineTuneConfig or None."""
+        if value is None or isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            known = {field.name for field in dataclasses.fields(cls)}
+            unknown = sorted(set(value) - known)
+            check(not unknown, f"Unknown fine_tune option(s) {unknown}; known: {sorted(known)}.")
+            return cls(**dict(value))
+        raise ValueError(f"fine_tune must be a mapping like {{warmup_epochs: 1}}, got {type(value).__name__}.")
+
+
+@keras.saving.register_keras_serializable(package="tfx_autofit")
+class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """`factor * schedule(step)`: the configured schedule continued at a lower level."""
+
+    def __init__(self, schedule, factor: float):
+        self.schedule = schedule
+        self.factor = float(factor)
+
+    def __call__(self, step):
+        return self.schedule(step) * self.factor
+
+    def get_config(self):
+        return {"schedule": keras.optimizers.schedules.serialize(self.schedule), "factor": self.factor}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.optimizers.schedules.deserialize(config["schedule"]), config["factor"])
+
+
+def set_backbone_trainable(backbone: keras.Model, trainable: bool, keep_batch_norm_frozen: bool) -> None:
+    """Freezes or unfreezes the backbone; with `keep_batch_norm_frozen`, its BatchNorm layers stay frozen."""
+    backbone.trainable = trainable
+    if trainable and keep_batch_norm_frozen:
+        for layer in _all_layers(backbone):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+
+
+def _all_layers(model: keras.layers.Layer) -> List[keras.layers.Layer]:
+    found, pending = [], list(getattr(model, "layers", []))
+    while pending:
+        layer = pending.pop()
+        found.append(layer)
+        pending.extend(getattr(layer, "layers", []) or [])
+    return found
+
+
+class FineTuneSchedule(keras.callbacks.Callback):
+    """Frozen-backbone warm-up, then unfreeze with a lower learning rate (see the module docstring).
+
+    Attach to the `fit` of a model with a nested layer named `backbone`
+    (every `backbones` architecture; module-file models can name their base
+    model so). `unfrozen_at_epoch` records when the switch happened.
+    """
+
+    def __init__(self, config: FineTuneConfig):
+        super().__init__()
+        self.config = config
+        self.unfrozen_at_epoch: Optional[int] = None
+        self._backbone = None
+
+    def on_train_begin(self, logs=None):
+        self._backbone = backbones.find_backbone(self.model)
+        if self._backbone is None:
+            raise ValueError(
+                f"fine_tune: model {self.model.name!r} has no nested layer named {backbones.BACKBONE_LAYER_NAME!r}; "
+                f"use a backbone architecture ({sorted(backbones.BACKBONES)}) or name the base model so."
+            )
+        optimizer = self.model.optimizer
+        if not optimizer.built:
+            # All variables the second phase will train must be known to the optimizer from the start.
+            with self.model.distribute_strategy.scope():
+                optimizer.build(self.model.trainable_variables)
+        set_backbone_trainable(self._backbone, False, self.config.keep_batch_norm_frozen)
+        self.model.make_train_function(force=True)
+        logger.info("fine_tune: backbone frozen for %d warm-up epoch(s)", self.config.warmup_epochs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch != self.config.warmup_epochs or self.unfrozen_at_epoch is not None:
+            return
+        set_backbone_trainable(self._backbone, True, self.config.keep_batch_norm_frozen)
+        optimizer = self.model.optimizer
+        factor = self.config.unfreeze_learning_rate_factor
+        current = optimizer._learning_rate  # The schedule or variable the optimizer was built with.
+        if isinstance(current, keras.optimizers.schedules.LearningRateSchedule):
+            optimizer.learning_rate = ScaledSchedule(current, factor)
+        else:
+            optimizer.learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate)) * factor
+        self.model.make_train_function(force=True)
+        self.unfrozen_at_epoch = epoch
+        trainable = sum(int(keras.ops.size(v)) for v in self._backbone.trainable_variables)
+        logger.info(
+            "fine_tune: backbone unfrozen at epoch %d (%d trainable backbone parameters), learning rate x%s",
+            epoch + 1, trainable, factor,
+        )
+
+
+def schedule_callbacks(fine_tune: Optional[FineTuneConfig], epochs: int) -> List[keras.callbacks.Callback]:
+    """The callbacks for `trainer.fit(extra_callbacks=...)`: none without a fine_tune config.
+
+    Trainer-based components (distillation, noisy student, ...) pass these too
+    so a pretrained backbone gets the same schedule everywhere.
+    """
+    if fine_tune is None:
+        return []
+    if fine_tune.warmup_epochs >= epochs:
+        logger.warning(
+            "fine_tune.warmup_epochs=%d >= epochs=%d: the backbone stays frozen for the whole run.",
+            fine_tune.warmup_epochs, epochs,
+        )
+    return [FineTuneSchedule(fine_tune)]

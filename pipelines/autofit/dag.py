@@ -1,0 +1,285 @@
+"""The autofit DAG: the plan turned into TFX components, candidates into one champion selection.
+
+    DataTranslation -> AutofitPlan
+                    -> [OptimizationParams] -> [AugmentationSearch]
+                    -> Training (the plain baseline, always)
+                       [TrainingLabelSmoothing] [Contrastive -> TrainingContrastive]
+                       [ConsistencyTraining] [NoisyStudent (teacher: the strongest semi-supervised model planned)]
+                       [GanSynthesis -> BlendSearch -> TrainingSynthetic] [SelfDistillation] [Ensemble]
+                    -> ChampionSelection (simplest first; kept only when better beyond the noise)
+                    -> [Calibration] -> Evaluation (test split when present) -> [Export]
+                    -> [Distillation -> EvaluationDistilled] [TargetDataTranslation -> DomainAdaptation]
+
+Every node is an ordinary TFX component: the same DAG runs locally and compiles for Kubeflow/Vertex.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+from tfx.dsl.components.base import base_node
+
+from pipelines import config_schema
+from pipelines.autofit.plan import SECOND_ROUND, Plan
+from pipelines.config import RunConfig
+
+BEAT_TEACHER = "beat_teacher"  # NoisyStudent's model property (components.noisy_student.spec.BEAT_TEACHER)
+# Options shared by the trainer-based sections; each section takes those its config has.
+SHARED_TRAINER_KEYS = ("architecture", "module_file", "image_size", "learning_rate", "optimizer", "schedule",
+                       "weight_decay", "trust_module_code")
+
+
+def section_settings(section: str, config: RunConfig, plan: Plan, planned: Dict[str, Any]) -> Dict[str, Any]:
+    """A technique's config: planned values, then the user's model choice, then the user's section (wins)."""
+    fields = config_schema.load_schema().get(section, {})
+    values: Dict[str, Any] = {key: value for key, value in planned.items() if key in fields}
+    for key in SHARED_TRAINER_KEYS:
+        if key in config.training and key in fields:
+            values[key] = config.training[key]
+    if "seed" in fields:
+        values["seed"] = config.seed
+    values.update(plan.settings(section))
+    values.update(config.forced(section) or {})
+    return {key: value for key, value in values.items() if key in fields}
+
+
+def training_settings(config: RunConfig, plan: Plan, **overrides) -> Dict[str, Any]:
+    raw = dict(plan.training)
+    raw.setdefault("seed", config.seed)
+    raw.update(config.training)
+    if config.distribution_strategy and "distribution" not in raw:
+        raw["distribution"] = config.distribution_strategy
+    fields = config_schema.load_schema().get("training", {})
+    if "explicit_fields" in fields:
+        raw["explicit_fields"] = sorted(config.training)
+    raw.update(overrides)
+    return raw
+
+
+def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool = False) -> List[base_node.BaseNode]:
+    """The components of a run after `translation`, in dependency order.
+
+    With `fixed` (autofit off) there is no plan node, and champion selection
+    only joins when the forced sections produce more than one model.
+    """
+    from components.autofit_plan.component import AutofitPlan
+    from components.champion_selection.component import ChampionSelection
+    from components.evaluation.component import Evaluation
+    from components.evaluation.spec import EvaluationConfig
+    from components.training.component import Training
+    from components.training.spec import TrainingConfig
+    from components.types import config_json
+
+    examples, data_spec = translation.outputs["examples"], translation.outputs["data_spec"]
+    nodes: List[base_node.BaseNode] = [] if fixed else [AutofitPlan(data_spec=data_spec, plan=plan.to_dict())]
+    epochs = int(config.training.get("epochs", plan.training.get("epochs", 10)))
+    batch = int(config.training.get("batch_size", plan.training.get("batch_size", 64)))
+    trainer_plan = {"epochs": epochs, "teacher_epochs": epochs, "batch_size": batch}
+    semi_plan = dict(trainer_plan, **plan.semi_supervised_training)
+
+    optimization = None
+    if plan.includes("optimization"):
+        from components.optimization.component import OptimizationParams
+
+        optimization_node = OptimizationParams(examples=examples, data_spec=data_spec,
+                                               config=section_settings("optimization", config, plan, {}))
+        nodes.append(optimization_node)
+        optimization = optimization_node.outputs["optimization_params"]
+    policy = None
+    if plan.includes("augmentation_search"):
+        from components.augmentation_search.component import AugmentationSearch
+
+        search = AugmentationSearch(examples=examples, data_spec=data_spec,
+                                    config=section_settings("augmentation_search", config, plan, {}))
+        nodes.append(search)
+        policy = search.outputs["augmentation_policy"]
+
+    def training_node(component_id: Optional[str], **kwargs):
+        overrides = kwargs.pop("overrides", {})
+        train_config = config_json.config_from_dict(TrainingConfig, training_settings(config, plan, **overrides))
+        inputs = dict(examples=examples, data_spec=data_spec, config=train_config, augmentation_policy=policy, **kwargs)
+        if optimization is not None:
+            inputs["optimization_params"] = optimization
+        node = Training(**inputs)
+        return node.with_id(component_id) if component_id else node
+
+    candidates: List[Tuple[str, Any]] = []
+    training = training_node(None)
+    nodes.append(training)
+    candidates.append(("Training", training.outputs["model"]))
+    strongest = training.outputs["model"]  # the teacher noisy student starts from
+
+    if plan.includes("label_smoothing"):
+        smoothed = training_node("TrainingLabelSmoothing", overrides={"label_smoothing": 0.1})
+        nodes.append(smoothed)
+        candidates.append(("TrainingLabelSmoothing", smoothed.outputs["model"]))
+    synthetic_sources = []
+    if plan.includes("gan") or plan.includes("blend_search"):
+        from components.synthesis.component import GanSynthesis
+
+        gan = GanSynthesis(examples=examples, data_spec=data_spec, config=section_settings("gan", config, plan, {}))
+        nodes.append(gan)
+        synthetic_sources.append(gan.outputs["synthetic_examples"])
+    if plan.includes("style_transfer"):
+        from components.synthesis.component import StyleTransferSynthesis
+
+        styled = StyleTransferSynthesis(examples=examples, data_spec=data_spec,
+                                        config=section_settings("style_transfer", config, plan, {}))
+        nodes.append(styled)
+        synthetic_sources.append(styled.outputs["synthetic_examples"])
+    if synthetic_sources:
+        from tfx.types import channel_utils
+
+        from components.synthesis.component import BlendSearch
+
+        blend = BlendSearch(examples=examples, data_spec=data_spec, synthetic_examples=synthetic_sources,
+                            config=section_settings("blend_search", config, plan, {}))
+        synthetic = synthetic_sources[0] if len(synthetic_sources) == 1 else channel_utils.union(synthetic_sources)
+        trained = training_node("TrainingSynthetic", synthetic_examples=synthetic, blend_report=blend.outputs["report"])
+        nodes += [blend, trained]
+        candidates.append(("TrainingSynthetic", trained.outputs["model"]))
+    if plan.includes("contrastive"):
+        from components.contrastive.component import Contrastive
+
+        contrastive = Contrastive(examples=examples, data_spec=data_spec, augmentation_policy=policy,
+                                  config=section_settings("contrastive", config, plan, semi_plan))
+        warm = training_node("TrainingContrastive", warm_start_model=contrastive.outputs["model"])
+        nodes += [contrastive, warm]
+        candidates.append(("TrainingContrastive", warm.outputs["model"]))
+        strongest = warm.outputs["model"]
+    if plan.includes("consistency_training"):
+        from components.consistency.component import ConsistencyTraining
+
+        consistency = ConsistencyTraining(examples=examples, data_spec=data_spec, augmentation_policy=policy,
+                                          config=section_settings("consistency_training", config, plan, trainer_plan))
+        nodes.append(consistency)
+        candidates.append(("ConsistencyTraining", consistency.outputs["model"]))
+        strongest = consistency.outputs["model"]
+    if plan.includes("noisy_student"):
+        from components.noisy_student.component import NoisyStudent
+
+        student_settings = section_settings("noisy_student", config, plan, semi_plan)
+        student = NoisyStudent(examples=examples, data_spec=data_spec, teacher_model=strongest,
+                               augmentation_policy=policy, config=student_settings)
+        nodes.append(student)
+        candidates.append(("NoisyStudent", student.outputs["model"]))
+        strongest = student.outputs["model"]
+        if plan.settings("noisy_student").get(SECOND_ROUND) and not config.forced("noisy_student"):
+            # Known only at run time: a second round is worth its cost only if the first one beat its teacher.
+            from tfx import v1 as tfx
+
+            with tfx.dsl.Cond(student.outputs["model"].future()[0].custom_property(BEAT_TEACHER) == 1):
+                second = NoisyStudent(examples=examples, data_spec=data_spec, teacher_model=student.outputs["model"],
+                                      augmentation_policy=policy, config=dict(student_settings, seed=config.seed + 1)
+                                      ).with_id("NoisyStudentRound2")
+            nodes.append(second)
+            candidates.append(("NoisyStudentRound2", second.outputs["model"]))
+    if plan.includes("self_distillation"):
+        from components.distillation.component import Distillation
+
+        settings = section_settings("distillation", config, plan, {})
+        settings.update(same_architecture_as_teacher=True,
+                        student={"epochs": epochs, "batch_size": batch, "seed": config.seed})
+        distilled = Distillation(examples=examples, data_spec=data_spec, teacher_model=strongest,
+                                 config=settings).with_id("SelfDistillation")
+        nodes.append(distilled)
+        candidates.append(("SelfDistillation", distilled.outputs["model"]))
+    if plan.includes("ensemble") and len(candidates) > 1:
+        from components.ensemble.component import Ensemble
+
+        ensemble = Ensemble(examples=examples, data_spec=data_spec, models=[channel for _, channel in candidates],
+                            config=section_settings("ensemble", config, plan, {}))
+        nodes.append(ensemble)
+        candidates.append(("Ensemble", ensemble.outputs["model"]))
+
+    if fixed and len(candidates) == 1:
+        champion = candidates[0][1]
+    else:
+        selection = ChampionSelection(examples=examples, data_spec=data_spec, candidates=candidates,
+                                      config=dict(config.selection, seed=config.seed))
+        nodes.append(selection)
+        champion = selection.outputs["model"]
+    if plan.includes("calibration"):
+        from components.calibration.component import Calibration
+
+        calibration = Calibration(model=champion, examples=examples, data_spec=data_spec,
+                                  config=section_settings("calibration", config, plan, {}))
+        nodes.append(calibration)
+        champion = calibration.outputs["calibrated_model"]
+    nodes.append(Evaluation(examples=examples, data_spec=data_spec, model=champion,
+                            config=EvaluationConfig.from_dict(config.evaluation)))
+    nodes += after_champion(config, plan, examples, data_spec, champion)
+    return nodes
+
+
+def after_champion(config: RunConfig, plan: Plan, examples, data_spec, champion) -> List[base_node.BaseNode]:
+    """What uses the champion: knowledge distillation, domain adaptation."""
+    nodes: List[base_node.BaseNode] = []
+    if plan.includes("distillation"):
+        from components.distillation.component import Distillation
+        from components.evaluation.component import Evaluation
+        from components.evaluation.spec import EvaluationConfig
+
+        distillation = Distillation(examples=examples, data_spec=data_spec, teacher_model=champion,
+                                    config=section_settings("distillation", config, plan, {}))
+        nodes += [distillation, Evaluation(examples=examples, data_spec=data_spec,
+                                           model=distillation.outputs["model"],
+                                           config=EvaluationConfig.from_dict(config.evaluation)
+                                           ).with_id("EvaluationDistilled")]
+    if plan.includes("domain_adaptation"):
+        nodes += domain_adaptation_nodes(config, plan, examples, data_spec, champion)
+    return nodes
+
+
+def target_translation(config: RunConfig):
+    """The DataTranslation of the domain-adaptation target (None without one)."""
+    section = config.forced("domain_adaptation") or {}
+    target = section.get("target")
+    if not isinstance(target, dict):
+        return None
+    from components.data_translation.component import DataTranslation
+    from components.data_translation.spec import TranslationConfig
+
+    raw = dict(target)
+    raw.setdefault("task", config.data.get("task", "classification"))
+    return DataTranslation(config=TranslationConfig.from_dict(raw)).with_id("TargetDataTranslation")
+
+
+def domain_adaptation_nodes(config: RunConfig, plan: Plan, examples, data_spec, champion):
+    from components.domain_adaptation.component import DomainAdaptation
+
+    target = target_translation(config)
+    if target is None:
+        raise ValueError("`domain_adaptation` needs `target:` (a data section: format, path) naming the target domain.")
+    settings = section_settings("domain_adaptation", config, plan, {})
+    settings.pop("target", None)
+    adaptation = DomainAdaptation(source_examples=examples, data_spec=data_spec,
+                                  target_examples=target.outputs["examples"], source_model=champion,
+                                  target_data_spec=target.outputs["data_spec"], config=settings)
+    return [target, adaptation]
+
+
+# Technique -> the component module it needs (a technique whose module is missing is planned as skipped).
+TECHNIQUE_MODULES = {
+    "optimization": "components.optimization.component",
+    "augmentation_search": "components.augmentation_search.component",
+    "consistency_training": "components.consistency.component",
+    "contrastive": "components.contrastive.component",
+    "noisy_student": "components.noisy_student.component",
+    "label_smoothing": "components.training.component",
+    "self_distillation": "components.distillation.component",
+    "calibration": "components.calibration.component",
+    "domain_adaptation": "components.domain_adaptation.component",
+    "ensemble": "components.ensemble.component",
+    "distillation": "components.distillation.component",
+    "gan": "components.synthesis.component",
+    "style_transfer": "components.synthesis.component",
+    "blend_search": "components.synthesis.component",
+}
+
+
+def installed_techniques() -> Tuple[str, ...]:
+    """Techniques whose component module is present (found without importing it)."""
+    import importlib.util
+
+    return tuple(name for name, module in TECHNIQUE_MODULES.items() if importlib.util.find_spec(module) is not None)

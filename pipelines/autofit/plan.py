@@ -1,0 +1,274 @@
+"""The plan: which techniques to try on this data within this budget, each with its reason.
+
+Made when the pipeline is built, from the data profile (the translated
+DataSpec) and the config. Rules come from what the data is (labeled images
+per class, unlabeled images, eval size, task), never from one dataset:
+
+- semi-supervised techniques are tried when unlabeled images exist; FixMatch-style
+  consistency training first (the strongest few-label recipe), noisy student on top
+  of the best teacher available, contrastive pretraining on the thorough budget;
+- a decision that would be made on held-out data too small to resolve it is not
+  made (the augmentation search is skipped when the eval split cannot resolve a
+  few points of accuracy);
+- the costs are rough multiples of one plain training, added in priority order
+  until the budget (quick 3x, standard 8x, thorough 20x) is spent;
+- a user section forces a technique (its settings win), `false` forbids it.
+
+The trainer settings (batch size, epochs, early stopping) are planned from the
+data size too, so a `data:`-only config trains long enough to settle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from pipelines.autofit.profile import DataProfile
+from pipelines.autofit.techniques import TECHNIQUES
+
+TRY, SKIP, FORCED, FORBIDDEN = "try", "skip", "forced", "forbidden"
+BUDGET_MULTIPLES = {"quick": 3.0, "standard": 8.0, "thorough": 20.0}
+# Rough cost of each technique as a multiple of one plain training (measured order of magnitude on CPU).
+COSTS = {
+    "calibration": 0.05,
+    "optimization": 1.2,
+    "consistency_training": 3.0,
+    "noisy_student": 2.0,
+    "contrastive": 2.5,
+    "augmentation_search": 1.5,
+    "label_smoothing": 1.0,
+    "self_distillation": 1.0,
+    "gan": 3.0,
+    "blend_search": 1.5,
+    "domain_adaptation": 1.5,
+    "ensemble": 0.1,
+    "distillation": 1.0,
+    "style_transfer": 3.0,
+}
+# Seconds of one CPU image-epoch of a small CNN on a 28x28x1 image, scaled by pixels (budget in minutes only).
+SECONDS_PER_IMAGE_EPOCH = 1.5e-3
+TARGET_STEPS = 1500  # optimizer steps a plain training gets, within the epoch bounds below
+MIN_STEPS_PER_EPOCH = 30
+EPOCH_BOUNDS = (10, 60)
+# Decision setting (not a component option): add a second noisy-student round, run only if the first beat its teacher.
+SECOND_ROUND = "second_round_if_better"
+# An augmentation policy is only chosen when the eval split resolves differences this small (accuracy points).
+SEARCH_RESOLUTION_PP = 3.0
+
+
+@dataclasses.dataclass
+class Decision:
+    name: str
+    decision: str
+    reason: str
+    settings: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def included(self) -> bool:
+        return self.decision in (TRY, FORCED)
+
+
+@dataclasses.dataclass
+class Plan:
+    profile: DataProfile
+    budget: str
+    budget_multiple: float
+    techniques: List[Decision]
+    training: Dict[str, Any]
+    training_reasons: Dict[str, str]
+    estimated_cost: float
+    # Epochs and batch size of trainers that learn from labeled + unlabeled images (noisy student, contrastive).
+    semi_supervised_training: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def includes(self, name: str) -> bool:
+        return any(d.name == name and d.included for d in self.techniques)
+
+    def decision(self, name: str) -> Optional[Decision]:
+        return next((d for d in self.techniques if d.name == name), None)
+
+    def settings(self, name: str) -> Dict[str, Any]:
+        found = self.decision(name)
+        return dict(found.settings) if found else {}
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "profile": self.profile.to_dict(),
+            "budget": self.budget,
+            "budget_multiple": self.budget_multiple,
+            "estimated_cost": round(self.estimated_cost, 2),
+            "training": self.training,
+            "training_reasons": self.training_reasons,
+            "semi_supervised_training": self.semi_supervised_training,
+            "techniques": [dataclasses.asdict(d) for d in self.techniques],
+        }
+
+    def lines(self) -> List[str]:
+        """The plan as people read it: one line per technique."""
+        out = [f"autofit plan (budget {self.budget}, ~{self.estimated_cost:.1f}x one training of "
+               f"{self.budget_multiple:g}x allowed):"]
+        out.append("  training: " + ", ".join(f"{k}={v}" for k, v in self.training.items()))
+        for key, reason in self.training_reasons.items():
+            out.append(f"    {key}: {reason}")
+        for d in self.techniques:
+            out.append(f"  [{d.decision:9s}] {d.name}: {d.reason}")
+        return out
+
+
+def budget_multiple(budget: Union[str, float], profile: DataProfile, epochs: int) -> Tuple[str, float]:
+    """(label, multiple of one training) for a named budget or a number of minutes."""
+    if isinstance(budget, str):
+        return budget, BUDGET_MULTIPLES[budget]
+    pixels = max(profile.height * profile.width * profile.channels, 1) / 784.0
+    one_training_minutes = (profile.labeled + profile.eval_images) * epochs * pixels * SECONDS_PER_IMAGE_EPOCH / 60
+    multiple = float(budget) / max(one_training_minutes, 1e-3)
+    return f"{budget:g} min (~{multiple:.1f}x one training of ~{one_training_minutes:.1f} min)", multiple
+
+
+def plan_training(profile: DataProfile, user_training: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """Batch size, epochs and early stopping from the data size; keys the user set are kept."""
+    planned: Dict[str, Any] = {}
+    reasons: Dict[str, str] = {}
+    labeled = max(profile.labeled, 1)
+    batch = 128
+    while batch > 16 and labeled / batch < MIN_STEPS_PER_EPOCH:
+        batch //= 2
+    planned["batch_size"] = batch
+    reasons["batch_size"] = (f"{labeled} labeled images: the largest of 16-128 giving >= {MIN_STEPS_PER_EPOCH} steps "
+                             f"per epoch ({math.ceil(labeled / batch)} at {batch})")
+    batch = int(user_training.get("batch_size", batch))
+    steps = math.ceil(labeled / batch)
+    epochs = min(max(math.ceil(TARGET_STEPS / steps), EPOCH_BOUNDS[0]), EPOCH_BOUNDS[1])
+    planned["epochs"] = epochs
+    reasons["epochs"] = (f"~{TARGET_STEPS} optimizer steps ({steps} per epoch), within {EPOCH_BOUNDS[0]}-"
+                         f"{EPOCH_BOUNDS[1]} epochs; early stopping keeps the best epoch")
+    planned["early_stopping_patience"] = max(3, epochs // 5)
+    reasons["early_stopping_patience"] = "a fifth of the epochs without eval-loss improvement (best weights restored)"
+    for key in list(planned):
+        if key in user_training:
+            planned.pop(key)
+            reasons[key] = "set in the config"
+    return planned, reasons
+
+
+def make_plan(
+    profile: DataProfile,
+    techniques: Dict[str, Any],
+    budget: Union[str, float] = "standard",
+    user_training: Optional[Dict[str, Any]] = None,
+    available: Optional[Tuple[str, ...]] = None,
+) -> Plan:
+    """The plan for this data.
+
+    Args:
+      techniques: the config's technique sections ({section: settings dict | False}).
+      available: technique names whose components are installed (None: all).
+    """
+    user_training = dict(user_training or {})
+    training, training_reasons = plan_training(profile, user_training)
+    label, multiple = budget_multiple(budget, profile, int(user_training.get("epochs", training.get("epochs", 10))))
+    decisions: List[Decision] = []
+    spent = 1.0  # the plain training every plan has: the baseline all candidates are compared with
+
+    def add(name: str, wanted: bool, reason: str, settings: Optional[Dict[str, Any]] = None) -> None:
+        nonlocal spent
+        technique = TECHNIQUES[name]
+        section = techniques.get(name)
+        if section is False:
+            decisions.append(Decision(name, FORBIDDEN, "forbidden in the config (`false`)"))
+            return
+        if profile.task not in technique.tasks:
+            decisions.append(Decision(name, SKIP, f"does not apply to {profile.task}"))
+            return
+        if available is not None and name not in available:
+            decisions.append(Decision(name, SKIP, "its component is not installed"))
+            return
+        if isinstance(section, dict):
+            spent += COSTS.get(name, 1.0)
+            decisions.append(Decision(name, FORCED, "set in the config" + (f"; {reason}" if wanted else ""),
+                                      dict(settings or {}, **section)))
+            return
+        if not technique.searched:
+            decisions.append(Decision(name, SKIP, f"user-chosen: add a `{name}:` section to use it ({reason})"))
+            return
+        if not wanted:
+            decisions.append(Decision(name, SKIP, reason))
+            return
+        cost = COSTS.get(name, 1.0)
+        if spent + cost > multiple + 1e-9:
+            decisions.append(Decision(name, SKIP, f"{reason}; but over the budget (~{spent + cost:.1f}x one training "
+                                                  f"> {multiple:.1f}x)"))
+            return
+        spent += cost
+        decisions.append(Decision(name, TRY, reason, dict(settings or {})))
+
+    task_ok = profile.task in ("classification", "multilabel")
+    has_unlabeled = profile.unlabeled > 0
+    ratio = profile.unlabeled_ratio
+    unlabeled_reason = (f"{profile.unlabeled:,} unlabeled images, {ratio:.1f}x the {profile.labeled:,} labeled"
+                        if has_unlabeled else "no unlabeled images")
+    resolution = 100 * profile.accuracy_resolution()
+    thorough = label == "thorough" or multiple >= BUDGET_MULTIPLES["thorough"]
+
+    add("domain_adaptation", profile.has_target, "a target domain was given" if profile.has_target
+        else "no target domain in the config (`domain_adaptation: {target: {...}}`)")
+    add("calibration", profile.task == "classification",
+        "probabilities that mean what they say: the temperature minimizing eval NLL (argmax unchanged)")
+    add("consistency_training", has_unlabeled and ratio >= 1.0,
+        f"{unlabeled_reason}: FixMatch-style training learns from them" if has_unlabeled else unlabeled_reason)
+    add("noisy_student", has_unlabeled and ratio >= 1.0,
+        f"{unlabeled_reason}: pseudo-label them with the best teacher" if has_unlabeled else unlabeled_reason,
+        {"iterations": 1, SECOND_ROUND: label != "quick"})
+    add("optimization", task_ok, "learn learning rate (range test), batch size and epochs (early stopping)")
+    search_ok = profile.task in ("classification", "detection") and resolution <= SEARCH_RESOLUTION_PP
+    add("augmentation_search", search_ok,
+        f"eval split of {profile.eval_images} images resolves ~±{resolution:.1f} pp"
+        + ("" if search_ok else f"; policies differ by less than that, so no policy is chosen on it"))
+    add("contrastive", has_unlabeled and thorough,
+        f"{unlabeled_reason}: self-supervised pretraining" + ("" if thorough else " (thorough budget only)"))
+    add("label_smoothing", task_ok and label != "quick", "a regularized variant of the plain training as a candidate"
+        + ("" if label != "quick" else " (not on the quick budget)"))
+    add("self_distillation", profile.task == "classification" and thorough,
+        "a student learns the best model's soft labels" + ("" if thorough else " (thorough budget only)"))
+    add("gan", thorough and profile.task == "classification" and profile.min_per_class >= 20,
+        "synthetic images, blended at a searched ratio" + ("" if thorough else " (thorough budget only)"))
+    add("blend_search", thorough and profile.task == "classification" and profile.min_per_class >= 20,
+        "searches the synthetic/real ratio (0 allowed)" + ("" if thorough else " (thorough budget only)"))
+    add("style_transfer", False, "slow, and rarely better than the GAN on small images")
+    add("ensemble", False, "several models cost serving hardware")
+    add("distillation", False, "the student architecture is a deployment choice")
+    # Blend search needs a synthesizer and vice versa.
+    gan, blend = next(d for d in decisions if d.name == "gan"), next(d for d in decisions if d.name == "blend_search")
+    if gan.included != blend.included:
+        lone = gan if gan.included else blend
+        if lone.decision == TRY:
+            lone.decision, lone.reason = SKIP, f"{lone.reason}; needs both gan and blend_search"
+            spent -= COSTS[lone.name]
+    return Plan(profile, label, multiple, decisions, training, training_reasons, spent,
+                semi_supervised_schedule(profile))
+
+
+def semi_supervised_schedule(profile: DataProfile) -> Dict[str, Any]:
+    """Batch and epochs for trainers whose epoch covers labeled + unlabeled images: the same step target."""
+    pool = max(profile.labeled + profile.unlabeled, 1)
+    batch = 64 if pool / 64 >= MIN_STEPS_PER_EPOCH else 32
+    steps = math.ceil(pool / batch)
+    return {"batch_size": batch, "epochs": min(max(math.ceil(TARGET_STEPS / steps), 5), 30)}
+
+
+def fixed_plan(config) -> Plan:
+    """`autofit: false` (or no data profile): exactly the technique sections the config gives, nothing planned."""
+    from pipelines.autofit.techniques import SECTION_TECHNIQUES
+
+    task = config.data.get("task", "classification")
+    profile = DataProfile(task, 0, 0, 0, 0.0, 0, 0, 0, 0, 0, 0)
+    decisions = []
+    for name in SECTION_TECHNIQUES:
+        section = config.techniques.get(name)
+        if isinstance(section, dict):
+            decisions.append(Decision(name, FORCED, "set in the config", dict(section)))
+        elif section is False:
+            decisions.append(Decision(name, FORBIDDEN, "forbidden in the config (`false`)"))
+        else:
+            decisions.append(Decision(name, SKIP, "autofit is off: only the sections in the config run"))
+    return Plan(profile, "fixed", 0.0, decisions, {}, {}, 0.0, {})

@@ -1,0 +1,195 @@
+"""`autofit run`: profile the data, plan, run the planned DAG, say what happened.
+
+Two TFX runs of one pipeline: first DataTranslation alone (its DataSpec is the
+profile the plan is made from), then the whole planned DAG, in which the same
+DataTranslation is a cache hit. The plan is written to RUN_DIR/autofit/ and,
+through the AutofitPlan component, into MLMD lineage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any, Dict, Optional
+
+from pipelines.autofit.plan import Plan, make_plan
+from pipelines.autofit.profile import profile_from_data_spec
+from pipelines.config import RunConfig
+
+logger = logging.getLogger(__name__)
+PLAN_DIR_NAME = "autofit"
+SUMMARY_FILE_NAME = "summary.json"
+# Exit codes of `autofit run`.
+EXIT_BLESSED, EXIT_CONFIG_ERROR, EXIT_NOT_BLESSED = 0, 2, 3
+
+
+def translate_only(config: RunConfig, runner: str = "local", enable_cache: Optional[bool] = None):
+    """Runs DataTranslation (and the domain-adaptation target's) alone; returns the DataSpecContent."""
+    from components.data_translation.component import DataTranslation
+    from components.data_translation.spec import TranslationConfig
+    from components.types.data_spec import check_trainable, read_data_spec
+    from pipelines import lineage as lineage_lib
+    from pipelines.autofit.dag import target_translation
+    from pipelines.metadata import metadata_connection_from_env
+    from pipelines.pipeline import create_pipeline
+    from pipelines.runners import run_pipeline
+
+    nodes = [DataTranslation(config=TranslationConfig.from_dict(config.data))]
+    target = target_translation(config)
+    if target is not None:
+        nodes.append(target)
+    pipeline = create_pipeline(config, metadata_connection=metadata_connection_from_env(config.run_dir, os.environ),
+                               enable_cache=True if enable_cache is None else enable_cache, components=nodes)
+    run_pipeline(config, runner=runner, pipeline=pipeline)
+    artifact = lineage_lib.find_output(lineage_lib.read_lineage(config.run_dir), "DataTranslation", "data_spec")
+    if artifact is None:
+        raise RuntimeError(f"DataTranslation wrote no DataSpec under {config.run_dir}.")
+    data_spec = read_data_spec(artifact.uri)
+    check_trainable(data_spec)
+    return data_spec
+
+
+def plan_for(config: RunConfig, data_spec) -> Plan:
+    from pipelines.autofit.dag import installed_techniques
+
+    profile = profile_from_data_spec(data_spec, has_target=bool((config.forced("domain_adaptation") or {}).get("target")))
+    return make_plan(profile, config.techniques, config.budget, config.training, available=installed_techniques())
+
+
+def existing_data_spec(config: RunConfig):
+    """The DataSpec of this run directory's latest translation, or None (no run yet, or MLMD elsewhere)."""
+    from components.types.data_spec import read_data_spec
+    from pipelines import lineage as lineage_lib
+
+    if not os.path.exists(config.metadata_path):
+        return None
+    try:
+        artifact = lineage_lib.find_output(lineage_lib.read_lineage(config.run_dir), "DataTranslation", "data_spec")
+        return read_data_spec(artifact.uri) if artifact is not None else None
+    except (FileNotFoundError, KeyError, RuntimeError):
+        return None
+
+
+def plan_for_compile(config: RunConfig, echo=print) -> Optional[Plan]:
+    """The plan `compile` and `submit` build: from this run_dir's translated data, else a local translation.
+
+    Data on a remote filesystem cannot be profiled from here: the fixed chain of the sections given is
+    compiled then, and said so.
+    """
+    if not config.autofit:
+        return None
+    data_spec = existing_data_spec(config)
+    if data_spec is None and "://" in str(config.data.get("path", "")):
+        echo(f"autofit: data at {config.data['path']} cannot be profiled from here; compiling the fixed chain of "
+             "the config's sections (run `autofit run` on a local copy to plan, or set autofit: false).")
+        return None
+    if data_spec is None:
+        echo("autofit: profiling the data (DataTranslation) to plan the pipeline ...")
+        data_spec = translate_only(config)
+    plan = plan_for(config, data_spec)
+    write_plan(plan, config.run_dir)
+    for line in plan.lines():
+        echo(line)
+    return plan
+
+
+def write_plan(plan: Plan, run_dir: str) -> str:
+    directory = os.path.join(run_dir, PLAN_DIR_NAME)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "plan.json")
+    with open(path, "w") as handle:
+        json.dump(plan.to_dict(), handle, indent=2, sort_keys=True)
+    with open(os.path.join(directory, "plan.txt"), "w") as handle:
+        handle.write("\n".join(plan.lines()) + "\n")
+    return path
+
+
+def run(config: RunConfig, runner: str = "local", enable_cache: Optional[bool] = None, echo=print) -> Dict[str, Any]:
+    """The whole autofit run; returns the summary (also written to RUN_DIR/autofit/summary.json)."""
+    from pipelines.runners import run_pipeline
+
+    started = time.time()
+    plan = None
+    if config.autofit:
+        data_spec = translate_only(config, runner, enable_cache)
+        plan = plan_for(config, data_spec)
+        write_plan(plan, config.run_dir)
+        for line in plan.lines():
+            echo(line)
+    run_pipeline(config, runner=runner, enable_cache=enable_cache, plan=plan)
+    summary = summarize(config, time.time() - started)
+    for line in summary_lines(summary):
+        echo(line)
+    return summary
+
+
+def summarize(config: RunConfig, seconds: float) -> Dict[str, Any]:
+    """Champion, its held-out metrics, decisions and where things are, from MLMD."""
+    from pipelines import lineage as lineage_lib
+    from pipelines.results import evaluation_summary
+
+    evaluation = evaluation_summary(config.run_dir)
+    metrics = evaluation["metrics"]
+    if "accuracy" in metrics and metrics.get("num_examples") and "accuracy_interval" not in metrics:
+        metrics["accuracy_interval"] = list(wilson_interval(metrics["accuracy"], int(metrics["num_examples"])))
+    graph = lineage_lib.read_lineage(config.run_dir)
+    selection = lineage_lib.find_output(graph, "ChampionSelection", "selection")
+    decisions = None
+    if selection is not None:
+        path = os.path.join(selection.uri, "selection.json")
+        if os.path.exists(path):
+            with open(path) as handle:
+                decisions = json.load(handle)
+    summary = {
+        "seconds": round(seconds, 1),
+        "champion": decisions["champion"] if decisions else "Training",
+        "selection": decisions,
+        "evaluation": evaluation,
+        "run_dir": config.run_dir,
+        "metadata": config.metadata_path,
+    }
+    try:
+        from pipelines.report import write_report
+
+        summary["report"] = write_report(config.run_dir)
+    except Exception as error:  # The report must never fail a finished run.
+        logger.warning("Could not write the run report: %s", error)
+        summary["report"] = None
+    directory = os.path.join(config.run_dir, PLAN_DIR_NAME)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, SUMMARY_FILE_NAME), "w") as handle:
+        json.dump(summary, handle, indent=2, sort_keys=True, default=str)
+    return summary
+
+
+def wilson_interval(proportion: float, trials: int, z: float = 1.96):
+    """Two-sided 95% Wilson score interval of an accuracy measured on `trials` images."""
+    denominator = 1 + z * z / trials
+    centre = (proportion + z * z / (2 * trials)) / denominator
+    half = z * ((proportion * (1 - proportion) / trials + z * z / (4 * trials * trials)) ** 0.5) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def summary_lines(summary: Dict[str, Any]):
+    evaluation = summary["evaluation"]
+    metrics = evaluation["metrics"]
+    lines = ["", "=" * 72]
+    selection = summary.get("selection")
+    if selection:
+        for decision in selection.get("decisions", []):
+            mark = "kept   " if decision["kept"] else "dropped"
+            lines.append(f"[{mark}] {decision['candidate']}: {decision['reason']}")
+    lines.append(f"champion: {summary['champion']}")
+    interval = metrics.get("accuracy_interval")
+    shown = f"{metrics['accuracy']:.4f}" if "accuracy" in metrics else "n/a"
+    if interval:
+        shown += f" (95% interval {interval[0]:.4f}-{interval[1]:.4f})"
+    lines.append(f"held-out accuracy ({metrics.get('split')}, {metrics.get('num_examples')} images): {shown}   "
+                 f"blessed: {evaluation['blessed']}")
+    lines.append(f"took {summary['seconds']:.0f} s; ML Metadata: {summary['metadata']}")
+    if summary.get("report"):
+        lines.append(f"report: {summary['report']}")
+    lines.append("=" * 72)
+    return lines

@@ -1,0 +1,62 @@
+"""Champion selection: paired bootstrap intervals and the simpler-wins rule."""
+
+import numpy as np
+import pytest
+
+from components.champion_selection.selection import paired_bootstrap, per_example_scores, select_champion
+
+
+def correct(n, rate, seed):
+    return (np.random.default_rng(seed).random(n) < rate).astype(float)
+
+
+def test_identical_models_differ_by_zero_with_an_interval_around_it():
+    scores = correct(200, 0.8, 0)
+    result = paired_bootstrap(scores, scores.copy())
+    assert result == {"delta": 0.0, "low": 0.0, "high": 0.0}
+
+
+def test_a_clearly_better_candidate_is_kept():
+    baseline = correct(1000, 0.80, 1)
+    better = np.maximum(baseline, correct(1000, 0.5, 2))  # fixes about half the mistakes, breaks none
+    result = select_champion(["Training", "NoisyStudent"], [baseline, better])
+    assert result.champion == "NoisyStudent"
+    decision = result.decisions[0]
+    assert decision.kept and decision.interval[0] > 0 and "better beyond the noise" in decision.reason
+
+
+def test_a_candidate_within_the_noise_loses_to_the_simpler_one():
+    baseline = correct(60, 0.8, 3)
+    flipped = baseline.copy()
+    flipped[np.flatnonzero(baseline == 0)[:2]] = 1  # two more images right on a 60-image split
+    result = select_champion(["Training", "Consistency"], [baseline, flipped])
+    assert result.champion == "Training"
+    assert not result.decisions[0].kept and "within the noise of 60 eval images" in result.decisions[0].reason
+
+
+def test_comparisons_are_against_the_current_champion_in_order():
+    a = correct(2000, 0.7, 4)
+    b = np.maximum(a, correct(2000, 0.4, 5))
+    c = b.copy()  # no better than b
+    result = select_champion(["a", "b", "c"], [a, b, c])
+    assert [d.against for d in result.decisions] == ["a", "b"]
+    assert result.champion == "b"
+
+
+def test_per_example_scores_for_classification_and_multilabel():
+    probabilities = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
+    assert per_example_scores(np.array([0, 0, 0]), probabilities, "classification").tolist() == [1, 0, 1]
+    multi = per_example_scores(np.array([[1, 0], [1, 1], [0, 0]]), probabilities, "multilabel")
+    assert multi.tolist() == [1.0, 0.5, 0.5]
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="equal-length"):
+        paired_bootstrap(np.ones(3), np.ones(4))
+    with pytest.raises(ValueError, match="at least one candidate"):
+        select_champion([], [])
+
+
+def test_same_seed_same_interval():
+    a, b = correct(300, 0.7, 6), correct(300, 0.75, 7)
+    assert paired_bootstrap(a, b, seed=3) == paired_bootstrap(a, b, seed=3)

@@ -1,0 +1,50 @@
+"""An autofit plan compiles for Kubeflow/Vertex like any pipeline, its run-time gate included."""
+
+import json
+
+from pipelines.autofit.plan import make_plan
+from pipelines.autofit.profile import DataProfile
+from pipelines.compile import compile_pipeline, read_compiled
+from pipelines.config import config_from_dict
+from pipelines.pipeline import create_components
+
+
+def semi_supervised_plan(config, budget="standard"):
+    profile = DataProfile("classification", 10, 500, 50, 50.0, 100, 1000, 4500, 28, 28, 1)
+    return make_plan(profile, config.techniques, budget, config.training)
+
+
+def config_for(tmp_path, **extra):
+    (tmp_path / "data" / "a").mkdir(parents=True, exist_ok=True)
+    raw = {"pipeline_name": "autofit-compiled", "run_dir": str(tmp_path / "run"),
+           "image": "registry.example/tfx-autofit:0.1.0", "data": {"format": "image_folder",
+                                                                    "path": str(tmp_path / "data")}}
+    raw.update(extra)
+    return config_from_dict(raw)
+
+
+def test_planned_dag_has_candidates_selection_and_a_gated_second_round(tmp_path):
+    config = config_for(tmp_path)
+    plan = semi_supervised_plan(config)
+    ids = [node.id for node in create_components(config, plan)]
+    assert ids[:2] == ["DataTranslation", "AutofitPlan"]
+    assert ids.index("Training") < ids.index("ChampionSelection") < ids.index("Evaluation")
+    assert "NoisyStudent" in ids and "NoisyStudentRound2" in ids
+
+
+def test_forbidden_sections_leave_their_components_out(tmp_path):
+    config = config_for(tmp_path, noisy_student=False, calibration=False, consistency_training=False)
+    ids = [node.id for node in create_components(config, semi_supervised_plan(config))]
+    assert not {"NoisyStudent", "NoisyStudentRound2", "Calibration", "ConsistencyTraining"} & set(ids)
+
+
+def test_autofit_pipeline_compiles_for_kubeflow_with_the_condition(tmp_path):
+    config = config_for(tmp_path)
+    output = compile_pipeline(config, str(tmp_path / "out.json"), target="kubeflow",
+                              plan=semi_supervised_plan(config))
+    spec = read_compiled(output)
+    spec = spec.get("pipelineSpec", spec)
+    tasks = spec["root"]["dag"]["tasks"]
+    assert {"DataTranslation", "AutofitPlan", "Training", "NoisyStudent", "ChampionSelection", "Evaluation"} <= set(tasks)
+    gated = json.dumps(tasks["NoisyStudentRound2"])
+    assert "beat_teacher" in gated and "triggerPolicy" in gated

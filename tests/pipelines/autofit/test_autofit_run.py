@@ -1,0 +1,76 @@
+"""One tiny end-to-end autofit run: plan from the translated data, candidates, selection, MLMD lineage."""
+
+import json
+import os
+
+import pytest
+
+from pipelines import lineage as lineage_lib
+from pipelines.autofit import run as autofit_run
+from pipelines.config import config_from_dict
+from pipelines.demo import write_semi_supervised_mnist
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    root = tmp_path_factory.mktemp("autofit")
+    data = str(root / "data")
+    write_semi_supervised_mnist(data, per_class={"train": 6, "val": 4, "test": 4}, limit=400)
+    config = config_from_dict({
+        "pipeline_name": "tiny-autofit", "run_dir": str(root / "run"), "budget": "standard",
+        "data": {"format": "image_folder", "path": data},
+        "training": {"architecture": "tiny_cnn", "epochs": 2, "verbose": 0},
+        "optimization": False, "consistency_training": False, "label_smoothing": False,
+    })
+    lines = []
+    summary = autofit_run.run(config, echo=lines.append)
+    return config, summary, lines
+
+
+def test_plan_is_printed_written_and_in_lineage(finished):
+    config, _, lines = finished
+    assert lines[0].startswith("autofit plan (budget standard")
+    assert any("[forbidden] consistency_training" in line for line in lines)
+    assert any("[try      ] noisy_student: 260 unlabeled images, 4.3x the 60 labeled" in line for line in lines)
+    with open(os.path.join(config.run_dir, "autofit", "plan.json")) as handle:
+        plan = json.load(handle)
+    assert plan["profile"]["unlabeled"] == 260 and plan["profile"]["labeled"] == 60
+    graph = lineage_lib.read_lineage(config.run_dir)
+    artifact = lineage_lib.find_output(graph, "AutofitPlan", "plan")
+    with open(os.path.join(artifact.uri, "plan.json")) as handle:
+        assert json.load(handle)["techniques"] == plan["techniques"]
+
+
+def test_translation_is_reused_and_every_execution_finished(finished):
+    config, _, _ = finished
+    graph = lineage_lib.read_lineage(config.run_dir)
+    states = {node.component: node.state for node in graph.executions}
+    assert states["DataTranslation"] == "CACHED"  # translated once (to plan), then a cache hit in the full run
+    for component in ("AutofitPlan", "Training", "NoisyStudent", "ChampionSelection", "Calibration", "Evaluation"):
+        assert states[component] == "COMPLETE", component
+
+
+def test_selection_compares_candidates_and_records_the_champion(finished):
+    config, summary, lines = finished
+    graph = lineage_lib.read_lineage(config.run_dir)
+    selection = summary["selection"]
+    graph_states = {node.component: node.state for node in graph.executions}
+    second_round_ran = graph_states.get("NoisyStudentRound2") == "COMPLETE"
+    student = lineage_lib.find_output(graph, "NoisyStudent", "model")
+    # The run-time gate: a second round only when the first student beat its teacher.
+    assert second_round_ran == (student.properties["beat_teacher"] == 1)
+    expected = ["Training", "NoisyStudent"] + (["NoisyStudentRound2"] if second_round_ran else [])
+    assert [c["name"] for c in selection["candidates"]] == expected
+    assert selection["missing"] == ([] if second_round_ran else ["NoisyStudentRound2"])
+    decision = selection["decisions"][0]
+    assert decision["candidate"] == "NoisyStudent" and decision["against"] == "Training"
+    assert decision["interval"][0] <= decision["delta"] <= decision["interval"][1]
+    champion = lineage_lib.find_output(graph, "ChampionSelection", "model")
+    assert champion.properties["champion"] == summary["champion"]
+    assert os.path.exists(os.path.join(champion.uri, "model.keras"))
+    evaluation = lineage_lib.find_output(graph, "Evaluation", "evaluation")
+    evaluated = [e.artifact_id for e in graph.edges if e.direction == "input" and e.key == "model"
+                 and graph.executions[[n.id for n in graph.executions].index(e.execution_id)].component == "Evaluation"]
+    assert evaluated and evaluation is not None
+    assert any(line.startswith("champion: ") for line in lines)
+    assert any(line.startswith("held-out accuracy (test, 40 images)") for line in lines)

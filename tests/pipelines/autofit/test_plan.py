@@ -1,0 +1,112 @@
+"""Plan decisions from synthetic data profiles: what autofit tries, skips, and why."""
+
+import pytest
+
+from pipelines.autofit.plan import FORBIDDEN, FORCED, SKIP, TRY, make_plan, plan_training
+from pipelines.autofit.profile import DataProfile, profile_from_data_spec
+from components.types.data_spec import DataSpecContent, SizeStats, SplitStats
+
+
+def profile(task="classification", labeled=500, unlabeled=4500, eval_images=500, classes=10, size=28, target=False):
+    return DataProfile(task, classes, labeled, labeled // classes, labeled / classes, eval_images, 1000, unlabeled,
+                       size, size, 1, has_target=target)
+
+
+def decisions(plan):
+    return {d.name: d.decision for d in plan.techniques}
+
+
+def test_few_labels_and_many_unlabeled_try_semi_supervised_first():
+    plan = make_plan(profile(), {}, "standard")
+    chosen = decisions(plan)
+    assert chosen["consistency_training"] == TRY and chosen["noisy_student"] == TRY
+    assert "4,500 unlabeled images, 9.0x the 500 labeled" in plan.decision("noisy_student").reason
+    assert chosen["contrastive"] == SKIP and "thorough" in plan.decision("contrastive").reason
+    assert chosen["ensemble"] == SKIP and chosen["distillation"] == SKIP  # user-chosen only
+    assert plan.estimated_cost <= plan.budget_multiple
+
+
+def test_without_unlabeled_images_no_semi_supervised_technique():
+    plan = make_plan(profile(labeled=4000, unlabeled=0, eval_images=1000), {}, "standard")
+    chosen = decisions(plan)
+    for name in ("consistency_training", "noisy_student", "contrastive"):
+        assert chosen[name] == SKIP and "no unlabeled images" in plan.decision(name).reason
+    assert chosen["optimization"] == TRY and chosen["calibration"] == TRY
+
+
+def test_augmentation_search_needs_an_eval_split_that_resolves_its_decision():
+    small = make_plan(profile(eval_images=61), {}, "thorough")
+    assert decisions(small)["augmentation_search"] == SKIP
+    assert "61 images resolves" in small.decision("augmentation_search").reason
+    large = make_plan(profile(labeled=20000, eval_images=5000, unlabeled=0), {}, "thorough")
+    assert decisions(large)["augmentation_search"] == TRY
+
+
+def test_budget_bounds_the_plan():
+    quick = make_plan(profile(), {}, "quick")
+    thorough = make_plan(profile(), {}, "thorough")
+    assert quick.estimated_cost <= 3.0 + 1e-9
+    assert sum(d.included for d in quick.techniques) < sum(d.included for d in thorough.techniques)
+    assert decisions(thorough)["contrastive"] == TRY
+    assert any("over the budget" in d.reason for d in quick.techniques)
+
+
+def test_budget_in_minutes_is_a_multiple_of_one_estimated_training():
+    plan = make_plan(profile(), {}, 0.5)
+    assert plan.budget_multiple < 3 and "min" in plan.budget
+
+
+def test_user_sections_force_and_forbid():
+    plan = make_plan(profile(unlabeled=0), {"noisy_student": {"iterations": 3}, "calibration": False}, "quick")
+    assert plan.decision("noisy_student").decision == FORCED
+    assert plan.settings("noisy_student")["iterations"] == 3
+    assert plan.decision("calibration").decision == FORBIDDEN
+
+
+@pytest.mark.parametrize("task, absent", [
+    ("detection", ("consistency_training", "noisy_student", "calibration", "label_smoothing")),
+    ("segmentation", ("augmentation_search", "optimization", "calibration")),
+    ("multilabel", ("consistency_training", "calibration")),
+])
+def test_tasks_only_get_techniques_that_support_them(task, absent):
+    plan = make_plan(profile(task=task), {}, "thorough")
+    for name in absent:
+        assert plan.decision(name).decision == SKIP and f"does not apply to {task}" in plan.decision(name).reason
+
+
+def test_missing_components_are_skipped_with_reason():
+    plan = make_plan(profile(), {}, "standard", available=("noisy_student", "calibration"))
+    assert plan.decision("consistency_training").reason == "its component is not installed"
+    assert plan.includes("noisy_student")
+
+
+def test_domain_adaptation_when_a_target_is_given():
+    assert make_plan(profile(target=True), {}, "standard").includes("domain_adaptation")
+    assert not make_plan(profile(), {}, "standard").includes("domain_adaptation")
+
+
+@pytest.mark.parametrize("labeled, batch", [(100, 16), (500, 16), (2000, 64), (4000, 128), (50000, 128)])
+def test_training_gets_enough_steps_per_epoch(labeled, batch):
+    planned, reasons = plan_training(profile(labeled=labeled), {})
+    assert planned["batch_size"] == batch
+    steps = -(-labeled // batch)
+    assert 10 <= planned["epochs"] <= 60 and planned["epochs"] * steps >= min(1500, 60 * steps)
+    assert planned["early_stopping_patience"] >= 3
+
+
+def test_training_keys_the_user_set_are_not_planned():
+    planned, reasons = plan_training(profile(), {"epochs": 7})
+    assert "epochs" not in planned and reasons["epochs"] == "set in the config"
+
+
+def test_profile_from_data_spec_counts_splits_and_classes():
+    spec = DataSpecContent(
+        task="classification", class_names=["a", "b"], channels=3, source_format="image_folder",
+        height=SizeStats(32, 32, 32.0), width=SizeStats(32, 48, 40.0),
+        splits={"train": SplitStats(30, {"a": 10, "b": 20}), "eval": SplitStats(8, {}),
+                "unlabeled": SplitStats(300, {})},
+    )
+    result = profile_from_data_spec(spec)
+    assert (result.labeled, result.min_per_class, result.unlabeled, result.eval_images) == (30, 10, 300, 8)
+    assert result.unlabeled_ratio == 10.0 and result.width == 48
+    assert result.to_dict()["accuracy_resolution_pp"] > 20  # 8 eval images resolve nothing
