@@ -119,7 +119,8 @@ def seed_row(seed: int, args, work: str) -> Dict:
     row["supervised_seconds"] = time.time() - started
     row["supervised_epoch_seconds"] = row["supervised_seconds"] / settings.supervised_epochs
     row["supervised"] = test_accuracy(supervised, uri, spec)
-    logging.info("seed %d supervised-%d: %.4f in %.0fs", seed, args.labels, row["supervised"], row["supervised_seconds"])
+    logging.info("seed %d supervised-%d: %.4f in %.0fs", seed, args.labels, row["supervised"],
+                 row["supervised_seconds"])
     for name in args.arms:
         row[name] = fixmatch_arm(ARMS[name], uri, spec, args, seed, work, supervised)
         logging.info("seed %d %s: test %.4f in %.0fs", seed, name, row[name]["test_accuracy"], row[name]["seconds"])
@@ -180,12 +181,14 @@ COMMON_NOTES = [
     "(the evaluated and exported model); views from the augmentation search's MNIST policy (weak: translate "
     "only, no flip; strong: 2 of its ops at random magnitudes + Cutout).",
     "Optimizer: Adam 3e-3, not the paper's SGD 0.03: in a pilot on seed 0 (500 labels, same settings otherwise) "
-    "SGD reached 88.2% eval accuracy after 700 steps where Adam had 95.6% after 500; FixMatch's SGD recipe "
+    "SGD reached 88.2% eval accuracy after 700 steps where Adam had 95.8% after 500; FixMatch's SGD recipe "
     "assumes ~1M steps, this CPU budget allows ~2k.",
-    "Time ratios: FixMatch training seconds per epoch (median, the first epoch with its compilation excluded) "
-    "over the supervised run's seconds per epoch; total: the whole FixMatch run (compilation and per-epoch "
-    "evaluation included) over the whole supervised training, both in the same process on the same shared "
-    "CPU cores (2 cores shared by several jobs: absolute seconds are noisy, ratios less so).",
+    "Time ratios, measured in the same process on the same CPU cores (2 cores shared with several other jobs: "
+    "absolute seconds are noisy, ratios less so). time/epoch: FixMatch training seconds per epoch (median; the "
+    "first epoch, which compiles, excluded; an epoch = `steps` steps of B labeled + mu*B unlabeled images, two "
+    "views each) over the supervised run's seconds per epoch (one pass over the labeled images, with Keras' "
+    "per-epoch validation). total: the whole FixMatch run (compilation and per-epoch evaluation included) over "
+    "the whole 30-epoch supervised training.",
     "pseudo-label rate / acc: last epoch, eval split treated as unlabeled (unaugmented images, current thresholds).",
     "All-labels reference (same splits and model, all 3,000 pool labels, from results/semi_supervised.md): "
     "97.33 ± 0.18 %.",

@@ -143,6 +143,21 @@ def run(task: str, splits: dict, epochs: int, batch_size: int, seed: int, policy
     }
 
 
+def write_markdown(args, results) -> None:
+    """The results table next to the JSON (rewritten after every run, so a cut-off run still leaves one)."""
+    lines = [
+        "# Detection and segmentation on synthetic MNIST-digit scenes (CPU)", "",
+        f"{args.train} train / {args.eval} eval scenes at {IMAGE_SIDE}x{IMAGE_SIDE}, 1-4 digits each; seeds {args.seeds}; "
+        f"batch {args.batch_size}; {os.cpu_count()} CPU cores shared with other jobs.", "",
+        "| task | seed | epochs | headline metrics (eval split) | train images/s | peak RSS MB |", "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        shown = ", ".join(f"{k}={v:.3f}" for k, v in r["metrics"].items())
+        lines.append(f"| {r['task']} | {r['seed']} | {r['epochs']} | {shown} | {r['train_images_per_second']:.1f} | {r['peak_rss_mb']:.0f} |")
+    with open(args.out + ".md", "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=400)
@@ -170,17 +185,7 @@ def main() -> None:
             results.append(result)
             with open(args.out + ".json", "w") as handle:
                 json.dump({"args": vars(args), "cpu_count": os.cpu_count(), "results": results}, handle, indent=2)
-    lines = [
-        "# Detection and segmentation on synthetic MNIST-digit scenes (CPU)", "",
-        f"{args.train} train / {args.eval} eval scenes at {IMAGE_SIDE}x{IMAGE_SIDE}, 1-4 digits each; seeds {args.seeds}; "
-        f"batch {args.batch_size}; {os.cpu_count()} CPU cores shared with other jobs.", "",
-        "| task | seed | epochs | headline metrics (eval split) | train images/s | peak RSS MB |", "|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        shown = ", ".join(f"{k}={v:.3f}" for k, v in r["metrics"].items())
-        lines.append(f"| {r['task']} | {r['seed']} | {r['epochs']} | {shown} | {r['train_images_per_second']:.1f} | {r['peak_rss_mb']:.0f} |")
-    with open(args.out + ".md", "w") as handle:
-        handle.write("\n".join(lines) + "\n")
+            write_markdown(args, results)
 
 
 if __name__ == "__main__":

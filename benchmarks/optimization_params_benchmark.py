@@ -28,6 +28,8 @@ if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 NAME = "optimization_params"
+# With --earlier: arms copied from an earlier results JSON (same seeds, data and cores) instead of rerun.
+EARLIER_ARMS = ("defaults", "hand_30", "learned_constant_lr")
 DEFAULTS = dict(epochs=5, batch_size=64, learning_rate=1e-3)
 
 
@@ -54,7 +56,7 @@ def timed_training(uri, data_spec, architecture, seed, **values):
             "epochs_trained": len(history["loss"]), **values}
 
 
-def run_seed(seed: int, architecture: str, work: str, plot_path: str = "") -> Dict:
+def run_seed(seed: int, architecture: str, work: str, plot_path: str = "", earlier: Dict = None) -> Dict:
     from benchmarks.common import mnist_split
     from benchmarks.semi_supervised_benchmark import write_examples
     from components.optimization import optimization, plot
@@ -66,10 +68,13 @@ def run_seed(seed: int, architecture: str, work: str, plot_path: str = "") -> Di
         "train": (data["train_x"], data["train_y"]), "eval": (data["eval_x"], data["eval_y"]),
         "test": (data["test_x"], data["test_y"]),
     })
-    row = {"defaults": timed_training(uri, data_spec, architecture, seed, **DEFAULTS)}
-    logging.info("seed %d defaults: %s", seed, row["defaults"])
-    row["hand_30"] = timed_training(uri, data_spec, architecture, seed, **dict(DEFAULTS, epochs=30))
-    logging.info("seed %d hand_30: %s", seed, row["hand_30"])
+    if earlier:  # Arms this code does not change, measured in an earlier run of this script.
+        row = {arm: dict(earlier[arm], from_earlier_run=True) for arm in EARLIER_ARMS if arm in earlier}
+    else:
+        row = {"defaults": timed_training(uri, data_spec, architecture, seed, **DEFAULTS)}
+        logging.info("seed %d defaults: %s", seed, row["defaults"])
+        row["hand_30"] = timed_training(uri, data_spec, architecture, seed, **dict(DEFAULTS, epochs=30))
+        logging.info("seed %d hand_30: %s", seed, row["hand_30"])
     started = time.time()
     learned = optimization.learn_optimization_params(
         uri, data_spec, OptimizationConfig(architecture=architecture, seed=seed)
@@ -96,21 +101,28 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--architecture", default="small_cnn")
     parser.add_argument("--work", default="")
+    parser.add_argument("--earlier", default="",
+                        help="results JSON of an earlier run: reuse its defaults and hand_30 arms")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     from benchmarks.common import RESULTS_DIR, mean_std, write_results
 
     work = args.work or tempfile.mkdtemp(prefix="optimization_params_")
+    earlier_rows = {}
+    if args.earlier:
+        with open(args.earlier) as handle:
+            earlier_rows = json.load(handle)["per_seed"]
     rows = {}
     try:
         for index, seed in enumerate(args.seeds):
-            plot_path = os.path.join(RESULTS_DIR, f"{NAME}_lr_range_seed{seed}.png") if index == 0 else ""
-            rows[seed] = run_seed(seed, args.architecture, work, plot_path)
+            plot_path = os.path.join(RESULTS_DIR, f"{NAME}.png") if index == 0 else ""
+            earlier = earlier_rows.get(str(seed)) if earlier_rows else None
+            rows[seed] = run_seed(seed, args.architecture, work, plot_path, earlier)
             logging.info("seed %d: %s", seed, json.dumps(rows[seed], default=str)[:2000])
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    arms = ("defaults", "hand_30", "learned")
+    arms = [arm for arm in ("defaults", "hand_30", "learned_constant_lr", "learned") if arm in rows[args.seeds[0]]]
     summary = {arm: mean_std(rows[seed][arm]["test_accuracy"] for seed in rows) for arm in arms}
     seconds = {arm: mean_std(rows[seed][arm]["seconds"] for seed in rows) for arm in arms}
     ratios = {
@@ -141,6 +153,10 @@ def main() -> None:
         "Reasons (seed %d): %s" % (args.seeds[0], json.dumps(rows[args.seeds[0]]["optimization_params"]["reasons"])),
         f"Architecture: {args.architecture} (Training's default); same process and cores for every arm.",
     ]
+    if earlier_rows:
+        notes.append(f"Arms {[arm for arm in EARLIER_ARMS if arm in arms]} come from an earlier run of this script "
+                     "(same seeds, data and machine); learned_constant_lr = the first version, whose early-stopping "
+                     "run kept the learning rate constant.")
     path = write_results(NAME, payload, markdown, ["arm", "test accuracy % (mean ± std)", "per seed", "train s"],
                          notes)
     print(open(path).read())

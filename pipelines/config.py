@@ -174,7 +174,7 @@ def validate_raw(raw: Any, schema: Optional[Dict[str, Dict[str, Any]]] = None, s
             normalized[key] = _section_mapping(key, value, allow_false=False)
         else:
             normalized[key] = _section_mapping(key, value, allow_false=True)
-    for key in ("data", "training", "evaluation", "selection", "output", *SECTION_TECHNIQUES):
+    for key in ("data", "training", "evaluation", "selection", "output", "data_validation", *SECTION_TECHNIQUES):
         values = normalized.get(key)
         if key in OPTIONLESS_TECHNIQUES and values:
             raise ConfigError(f"`{key}` takes no options: `true` forces it, `false` forbids it.")

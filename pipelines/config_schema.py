@@ -41,6 +41,7 @@ SECTION_CLASSES: Dict[str, Tuple[str, str]] = {
     "style_transfer": ("components.synthesis.spec", "StyleTransferConfig"),
     "blend_search": ("components.synthesis.spec", "BlendSearchConfig"),
     "selection": ("components.champion_selection.spec", "SelectionConfig"),
+    "data_validation": ("pipelines.data_validation", "DataValidationConfig"),
     "output": ("components.export.spec", "ExportConfig"),
 }
 # Keys a section accepts on top of its dataclass fields (consumed by the pipeline builder).

@@ -123,6 +123,19 @@ def _runs_in_order(store, run_type_id: Optional[int]) -> List[metadata_store_pb2
     return sorted(runs, key=lambda context: (context.create_time_since_epoch, context.id))
 
 
+_NOT_LIVE = (metadata_store_pb2.Artifact.ABANDONED, metadata_store_pb2.Artifact.DELETED,
+             metadata_store_pb2.Artifact.MARKED_FOR_DELETION)
+INTERRUPTED_PROPERTY = "interrupted"  # pipelines.metadata marks executions a killed run left unfinished
+
+
+def _state(execution) -> str:
+    """MLMD's state name; FAILED executions a killed run left behind read INTERRUPTED."""
+    state = _EXECUTION_STATES.get(execution.last_known_state, "UNKNOWN")
+    if state == "FAILED" and INTERRUPTED_PROPERTY in execution.custom_properties:
+        return "INTERRUPTED"
+    return state
+
+
 def read_lineage(run_dir_or_db: str, run: Optional[str] = LATEST_RUN) -> Lineage:
     """Reads the executions of one pipeline run (default: the latest) with their artifacts and events.
 
@@ -171,7 +184,7 @@ def read_lineage(run_dir_or_db: str, run: Optional[str] = LATEST_RUN) -> Lineage
                 id=execution.id,
                 component=component,
                 type_name=type_name,
-                state=_EXECUTION_STATES.get(execution.last_known_state, "UNKNOWN"),
+                state=_state(execution),
                 properties={k: _value(v) for k, v in execution.custom_properties.items()},
                 run=(by_type.get(PIPELINE_RUN_CONTEXT) or [None])[-1],
                 pipeline=pipelines[0] if pipelines else None,
@@ -192,6 +205,10 @@ def read_lineage(run_dir_or_db: str, run: Optional[str] = LATEST_RUN) -> Lineage
         stored = store.get_artifacts_by_id(sorted({edge.artifact_id for edge in edges}))
     else:
         stored = store.get_artifacts()
+    # Outputs a killed execution never finished (pipelines.metadata marks them ABANDONED) are not lineage.
+    gone = {artifact.id for artifact in stored if artifact.state in _NOT_LIVE}
+    edges = [edge for edge in edges if edge.artifact_id not in gone]
+    stored = [artifact for artifact in stored if artifact.id not in gone]
     artifacts = {
         artifact.id: ArtifactNode(
             id=artifact.id,
@@ -225,7 +242,8 @@ def format_lineage(lineage: Lineage) -> str:
         held = f" (the store holds {' and '.join(others)} run(s))" if others else ""
         lines.append(f"Pipeline run {lineage.run}{held}")
     for node in lineage.executions:
-        lines.append(f"[{node.id}] {node.component} ({node.type_name}) {node.state}")
+        run = f" run {node.run}" if lineage.run is None and len(lineage.runs) > 1 and node.run else ""
+        lines.append(f"[{node.id}] {node.component} ({node.type_name}) {node.state}{run}")
         for edge in lineage.inputs_of(node.id):
             artifact = lineage.artifacts[edge.artifact_id]
             source = by_id.get(producers.get(edge.artifact_id))

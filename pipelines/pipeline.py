@@ -8,11 +8,10 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import base_node
 
 from components.data_translation.component import DataTranslation
-from components.data_translation.spec import TranslationConfig
 from components.training.spec import TrainingConfig
 from components.types import config_json
 from components.types.beam_options import effective_beam_args
-from pipelines.autofit.dag import autofit_components
+from pipelines.autofit.dag import autofit_components, translation_config
 from pipelines.autofit.plan import Plan, fixed_plan
 from pipelines.config import RunConfig
 from pipelines.metadata import sqlite_connection
@@ -33,7 +32,7 @@ def create_components(config: RunConfig, plan: Optional[Plan] = None) -> List[ba
     -> [other forced techniques, champion selection when there is more than one model] -> [calibration]
     -> evaluation. Each section is validated here, when the pipeline is built.
     """
-    translation = DataTranslation(config=TranslationConfig.from_dict(config.data))
+    translation = DataTranslation(config=translation_config(config.data))
     if plan is None:
         plan = fixed_plan(config)
         return [translation] + autofit_components(config, plan, translation, fixed=True)

@@ -11,7 +11,6 @@ import math
 import os
 from typing import Dict, List
 
-import numpy as np
 import tensorflow as tf
 from matplotlib import colormaps
 from matplotlib.figure import Figure

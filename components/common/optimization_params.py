@@ -76,5 +76,7 @@ def apply_values(config: Any, learned: Mapping[str, Any], user_set_fields: Colle
     names = {field.name for field in dataclasses.fields(config)}
     applied = [name for name in LEARNED_PARAM_PROPERTIES if name in names and name in learned
                and name not in user_set_fields]
-    kept = {name: getattr(config, name) for name in LEARNED_PARAM_PROPERTIES if name in names and name in user_set_fields}
+    kept = {
+        name: getattr(config, name) for name in LEARNED_PARAM_PROPERTIES if name in names and name in user_set_fields
+    }
     return applied, kept

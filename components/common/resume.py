@@ -205,8 +205,10 @@ class ResumableTraining(keras.callbacks.BackupAndRestore):
     shuffle, so a resumed run is not bitwise identical to an uninterrupted one.
     """
 
-    def __init__(self, backup_dir: str):
+    def __init__(self, backup_dir: str, remove_empty_parent: bool = False):
+        """`remove_empty_parent`: also remove the folder above when it ends up empty (scope folders)."""
         super().__init__(backup_dir=backup_dir, save_freq="epoch", delete_checkpoint=True)
+        self.remove_empty_parent = remove_empty_parent
         self.history_path = os.path.join(backup_dir, HISTORY_FILE_NAME)
         self.resumed_from_epoch = 0
         self._history: Dict[str, List[float]] = {}
@@ -236,6 +238,17 @@ class ResumableTraining(keras.callbacks.BackupAndRestore):
         with tf.io.gfile.GFile(self.history_path, "w") as handle:
             handle.write(json.dumps(self._history))
         super().on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        super().on_train_end(logs)  # Removes the checkpoint folder.
+        if not self.remove_empty_parent:
+            return
+        parent = os.path.dirname(self.backup_dir.rstrip("/"))
+        try:
+            if tf.io.gfile.isdir(parent) and not tf.io.gfile.listdir(parent):
+                tf.io.gfile.rmtree(parent)
+        except tf.errors.OpError:  # Tidying only; another training may be using the folder.
+            pass
 
     def full_history(self) -> Dict[str, List[float]]:
         return {key: list(values) for key, values in self._history.items()}

@@ -163,7 +163,9 @@ def evaluate(probabilities: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
             "loss": float(np.mean(-np.log(np.clip(picked, fixmatch.EPSILON, 1.0))))}
 
 
-def pseudo_label_evidence(step: fixmatch.FixMatchStep, probabilities: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
+def pseudo_label_evidence(
+    step: fixmatch.FixMatchStep, probabilities: np.ndarray, labels: np.ndarray
+) -> Dict[str, float]:
     """Eval treated as unlabeled: share passing the current thresholds and accuracy of those pseudo-labels."""
     pseudo, mask = step.pseudo_labels(tf.constant(probabilities), tf.zeros([len(labels)], tf.int32), update=False)
     mask = np.asarray(mask) > 0
@@ -184,7 +186,9 @@ def warm_start_from(model: keras.Model, source: keras.Model) -> int:
             layer.set_weights(match.get_weights())
             copied += 1
     if not copied:
-        raise ValueError(f"Warm start model {source.name!r} shares no layer (same name and shapes) with {model.name!r}.")
+        raise ValueError(
+            f"Warm start model {source.name!r} shares no layer (same name and shapes) with {model.name!r}."
+        )
     logger.info("consistency: warm start copied %d layers from %s", copied, source.name)
     return copied
 

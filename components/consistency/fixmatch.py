@@ -63,7 +63,9 @@ class FixMatchCosine(keras.optimizers.schedules.LearningRateSchedule):
         return {"learning_rate": self.learning_rate, "total_steps": self.total_steps}
 
 
-def make_optimizer(name: str, learning_rate: float, weight_decay: float, total_steps: int) -> keras.optimizers.Optimizer:
+def make_optimizer(
+    name: str, learning_rate: float, weight_decay: float, total_steps: int
+) -> keras.optimizers.Optimizer:
     """SGD (Nesterov, momentum 0.9) or Adam with FixMatch's cosine decay and decoupled weight decay on kernels."""
     schedule = FixMatchCosine(learning_rate, total_steps)
     decay = weight_decay or None

@@ -106,7 +106,8 @@ class ConsistencyConfig:
     def __post_init__(self):
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}.")
         _check(self.steps_per_epoch is None or self.steps_per_epoch >= 1,
-               f"steps_per_epoch must be >= 1 (or None: one pass over the unlabeled images), got {self.steps_per_epoch}.")
+               f"steps_per_epoch must be >= 1 (or None: one pass over the unlabeled images), "
+               f"got {self.steps_per_epoch}.")
         _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}.")
         _check(self.mu >= 1, f"mu (unlabeled images per labeled image in a step) must be >= 1, got {self.mu}.")
         _check(self.learning_rate > 0, f"learning_rate must be > 0, got {self.learning_rate}.")
@@ -114,10 +115,12 @@ class ConsistencyConfig:
         _check(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}.")
         _check(0.0 < self.threshold <= 1.0, f"threshold must be in (0, 1], got {self.threshold}.")
         _check(self.threshold_mode in MODES, f"threshold_mode must be one of {MODES}, got {self.threshold_mode!r}.")
-        _check(0.0 <= self.threshold_momentum < 1.0, f"threshold_momentum must be in [0, 1), got {self.threshold_momentum}.")
+        _check(0.0 <= self.threshold_momentum < 1.0,
+               f"threshold_momentum must be in [0, 1), got {self.threshold_momentum}.")
         _check(self.lambda_u >= 0, f"lambda_u must be >= 0, got {self.lambda_u}.")
         _check(0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}.")
-        _check(0.0 <= self.weak_translate <= 0.3, f"weak_translate must be in [0, 0.3] of the side, got {self.weak_translate}.")
+        _check(0.0 <= self.weak_translate <= 0.3,
+               f"weak_translate must be in [0, 0.3] of the side, got {self.weak_translate}.")
         _check(self.strong_num_ops >= 1, f"strong_num_ops must be >= 1, got {self.strong_num_ops}.")
         _check(0.0 <= self.strong_magnitude <= 1.0, f"strong_magnitude must be in [0, 1], got {self.strong_magnitude}.")
         _check(0.0 <= self.cutout <= 1.0, f"cutout must be in [0, 1] (0 = off), got {self.cutout}.")

@@ -58,7 +58,9 @@ def weak_policy(
     if policy is not None:
         allowed = {op.name: op for op in policy.ops if op.probability > 0}
         use_flip = flip and FLIP in allowed
-        magnitudes = {name: min(value, allowed[name].magnitude) for name, value in magnitudes.items() if name in allowed}
+        magnitudes = {
+            name: min(value, allowed[name].magnitude) for name, value in magnitudes.items() if name in allowed
+        }
     ops = [(FLIP, 1.0, 0.5)] if use_flip else []
     ops += [(name, magnitude, 1.0) for name, magnitude in magnitudes.items() if magnitude > 0]
     if not ops:

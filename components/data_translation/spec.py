@@ -66,6 +66,9 @@ class TranslationConfig:
       convert_channels: convert other channel counts instead of rejecting.
       box_tolerance: normalized distance a box may stick out of the image
         before it is rejected (it is clipped).
+      source_fingerprint: set by the pipeline builder from the source files
+        (fingerprint.source_fingerprint); unused by the translation itself, it
+        makes the cache key change when the data changes.
     """
 
     format: str
@@ -82,6 +85,7 @@ class TranslationConfig:
     channels: Optional[int] = None
     convert_channels: bool = False
     box_tolerance: float = 0.01
+    source_fingerprint: Optional[str] = None
 
     def __post_init__(self):
         if isinstance(self.class_list, (list, tuple)):

@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def check_same_classes(source, target, target_uri: str) -> None:
-    if target is not None and list(target.class_names) != list(source.class_names):
+    """A labeled target must name the source's classes in order; an unlabeled-only target (no classes) may not."""
+    if target is not None and target.class_names and list(target.class_names) != list(source.class_names):
         raise ValueError(
             f"Target DataSpec at {target_uri} has classes {target.class_names}, but the source has "
             f"{source.class_names}; domain adaptation needs the same classes in the same order."

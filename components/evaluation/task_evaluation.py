@@ -20,7 +20,6 @@ import math
 import os
 from typing import Any, Dict, Optional
 
-import numpy as np
 from absl import logging
 
 from components.common.artifact_io import write_bytes, write_json, write_text

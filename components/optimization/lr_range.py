@@ -137,8 +137,8 @@ def suggest(
     else:
         divergence = f"did not diverge up to {rates[-1]:.3g}"
     reason = (
-        f"{chosen:.3g}: LR range test over {len(rates)} steps ({rates[0]:.3g} to {rates[-1]:.3g}); smoothed loss lowest "
-        f"at {min_loss_lr:.3g}, falling fastest at {steepest_lr:.3g}, {divergence}; chose the geometric mean of "
+        f"{chosen:.3g}: LR range test over {len(rates)} steps ({rates[0]:.3g} to {rates[-1]:.3g}); smoothed loss "
+        f"lowest at {min_loss_lr:.3g}, falling fastest at {steepest_lr:.3g}, {divergence}; chose the geometric mean of "
         f"{min_loss_lr / 10:.3g} (a tenth of the lowest-loss rate) and the steepest-descent rate."
     )
     return result(chosen, steepest_lr, min_loss_lr, reason)

@@ -36,6 +36,7 @@ class LearnedParams:
     range_test: lr_range.RangeTestResult
     epoch_choice: epochs_rule.EpochChoice
     eval_losses: List[float]
+    epoch_learning_rates: List[float]
     num_train: int
     seconds: Dict[str, float]
 
@@ -62,6 +63,7 @@ class LearnedParams:
             },
             "lr_curve": self.range_test.curve(),
             "eval_loss_by_epoch": self.eval_losses,
+            "learning_rate_by_epoch": self.epoch_learning_rates,
             "num_train_examples": self.num_train,
             "seconds": self.seconds,
         }
@@ -143,16 +145,16 @@ def learn_optimization_params(
 
     started = time.time()
     patience = epochs_rule.resolve_patience(config.patience, num_train, batch.batch_size, config.max_epochs)
-    eval_losses = early_stopping_run(
+    eval_losses, epoch_rates = early_stopping_run(
         examples_uri, data_spec, config, build, image_size, num_train, batch.batch_size, range_test.learning_rate,
         patience,
     )
-    choice = epochs_rule.choose_epochs(eval_losses, config.min_epochs, config.max_epochs, patience)
+    choice = epochs_rule.choose_epochs(eval_losses, config.min_epochs, config.max_epochs, patience, epoch_rates)
     seconds["epochs"] = time.time() - started
     logger.info("epochs %s", choice.reason)
     return LearnedParams(
         batch.batch_size, range_test.learning_rate, choice.epochs, batch, range_test, choice, eval_losses,
-        num_train, seconds,
+        epoch_rates, num_train, seconds,
     )
 
 
@@ -177,6 +179,39 @@ def range_test_for(
     )
 
 
+class PlateauDecay(keras.callbacks.Callback):
+    """Cuts the learning rate by `factor` after `patience` epochs without a lower eval loss, at most `max_cuts` times.
+
+    Like keras.callbacks.ReduceLROnPlateau, but counting cuts instead of
+    comparing against a float32 `min_lr` (which can add a spurious tiny cut).
+    Logs the rate each epoch ran at as `learning_rate`.
+    """
+
+    def __init__(self, factor: float, patience: int, max_cuts: int):
+        super().__init__()
+        self.factor, self.patience, self.max_cuts = float(factor), int(patience), int(max_cuts)
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.cuts = float("inf"), 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        logs["learning_rate"] = rate
+        loss = logs.get("val_loss")
+        if loss is None:
+            return
+        if loss < self.best:
+            self.best, self.wait = float(loss), 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience and self.cuts < self.max_cuts:
+            self.model.optimizer.learning_rate = rate * self.factor
+            self.cuts, self.wait = self.cuts + 1, 0
+            logger.info("optimization params: eval loss flat for %d epochs; learning rate %.3g -> %.3g",
+                        self.patience, rate, rate * self.factor)
+
+
 def early_stopping_run(
     examples_uri: str,
     data_spec: DataSpecContent,
@@ -187,8 +222,11 @@ def early_stopping_run(
     batch: int,
     learning_rate: float,
     patience: int,
-) -> List[float]:
-    """Eval loss per epoch of a constant-LR run that stops after `patience` epochs without improvement."""
+) -> Tuple[List[float], List[float]]:
+    """(eval loss, learning rate) per epoch of a reduce-on-plateau run stopped after `patience` epochs without gain.
+
+    The rules are in components.optimization.epochs.
+    """
     run_config = training_config(
         config, batch_size=batch, learning_rate=learning_rate, epochs=config.max_epochs,
         early_stopping_patience=patience,
@@ -197,7 +235,10 @@ def early_stopping_run(
     keras.utils.set_random_seed(config.seed)
     train = training.labeled_dataset(examples_uri, features.TRAIN_SPLIT, data_spec, run_config, image_size, True)
     held_out = training.labeled_dataset(examples_uri, features.EVAL_SPLIT, data_spec, run_config, image_size, False)
+    decay = PlateauDecay(epochs_rule.LR_DECAY_FACTOR, epochs_rule.decay_patience(patience), epochs_rule.LR_DECAYS)
     _, history = trainer.fit(
-        build, train, held_out, run_config, data_spec.task, num_train, log_prefix="optimization params"
+        build, train, held_out, run_config, data_spec.task, num_train, extra_callbacks=[decay],
+        log_prefix="optimization params",
     )
-    return [float(value) for value in history.get("val_loss", [])]
+    losses = [float(value) for value in history.get("val_loss", [])]
+    return losses, [float(value) for value in history.get("learning_rate", [learning_rate] * len(losses))]

@@ -82,23 +82,35 @@ class OptimizationConfig:
                 f"OptimizationConfig.architecture {self.architecture!r} is unknown; built-in ones are "
                 f"{sorted(ARCHITECTURES)} (or give a module_file).",
             )
-        _check(self.optimizer in OPTIMIZERS, f"OptimizationConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
+        _check(
+            self.optimizer in OPTIMIZERS,
+            f"OptimizationConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.",
+        )
         _check(
             len(self.batch_sizes) >= 1 and all(int(size) >= 1 for size in self.batch_sizes),
             f"OptimizationConfig.batch_sizes must be a non-empty list of sizes >= 1, got {self.batch_sizes}.",
         )
-        _check(self.min_steps_per_epoch >= 1, f"OptimizationConfig.min_steps_per_epoch must be >= 1, got {self.min_steps_per_epoch}.")
+        _check(
+            self.min_steps_per_epoch >= 1,
+            f"OptimizationConfig.min_steps_per_epoch must be >= 1, got {self.min_steps_per_epoch}.",
+        )
         _check(
             0 < self.lr_min < self.lr_max,
             f"OptimizationConfig needs 0 < lr_min < lr_max, got lr_min={self.lr_min}, lr_max={self.lr_max}.",
         )
-        _check(self.range_test_steps >= 10, f"OptimizationConfig.range_test_steps must be >= 10, got {self.range_test_steps}.")
+        _check(
+            self.range_test_steps >= 10,
+            f"OptimizationConfig.range_test_steps must be >= 10, got {self.range_test_steps}.",
+        )
         _check(self.min_epochs >= 1, f"OptimizationConfig.min_epochs must be >= 1, got {self.min_epochs}.")
         _check(
             self.max_epochs >= self.min_epochs,
             f"OptimizationConfig.max_epochs ({self.max_epochs}) must be >= min_epochs ({self.min_epochs}).",
         )
-        _check(self.patience is None or self.patience >= 1, f"OptimizationConfig.patience must be >= 1, got {self.patience}.")
+        _check(
+            self.patience is None or self.patience >= 1,
+            f"OptimizationConfig.patience must be >= 1 (or null: scaled to the run), got {self.patience}.",
+        )
         if self.image_size is not None:
             _check(
                 len(self.image_size) == 2 and all(int(v) > 0 for v in self.image_size),

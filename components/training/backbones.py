@@ -45,6 +45,7 @@ from components.types.data_spec import DataSpecContent
 logger = logging.getLogger(__name__)
 
 BACKBONE_LAYER_NAME = "backbone"
+BATCH_NORM_MOMENTUM = 0.9
 WEIGHT_FILE_SUFFIXES = (".weights.h5", ".h5", ".keras")
 # A keras-hub preset directory holds the backbone's weights under this name.
 PRESET_WEIGHTS_FILE_NAME = "model.weights.h5"
@@ -87,6 +88,11 @@ def _application(constructor_name: str, **kwargs) -> Callable[[Tuple[int, int, i
         constructor = getattr(keras.applications, constructor_name)
         network = constructor(include_top=False, weights=None, input_shape=input_shape, pooling="avg", **kwargs)
         network.name = BACKBONE_LAYER_NAME  # After building: EfficientNetV2 looks its block table up by name.
+        for layer in network.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                # MobileNetV3 ships 0.999, ResNet50 0.99: after the few hundred steps of a small-data run their
+                # moving statistics are still near the initial 0/1 and inference breaks. 0.9 as in the toy CNNs.
+                layer.momentum = BATCH_NORM_MOMENTUM
         return network
 
     return make
@@ -253,8 +259,8 @@ def _required_backbone(model: keras.Model, purpose: str) -> keras.Model:
 def load_pretrained_weights(model: keras.Model, path: str) -> int:
     """Loads local weights into the model's backbone; the head keeps its fresh initialization.
 
-    Accepted files (never downloaded; local paths or tf.io.gfile URIs that
-    h5py can read locally):
+    Accepted files (never downloaded from the internet; local paths, or
+    tf.io.gfile URIs such as gs:// that are copied to local scratch first):
       - `*.weights.h5`: written by `save_backbone_weights` (same backbone,
         same input channel count 3, any image size and head).
       - `*.h5`: keras.applications ImageNet weights without top, e.g.
@@ -278,6 +284,8 @@ def load_pretrained_weights(model: keras.Model, path: str) -> int:
         path = os.path.join(path, PRESET_WEIGHTS_FILE_NAME)
         if not tf.io.gfile.exists(path):
             raise ValueError(f"pretrained_weights directory has no {PRESET_WEIGHTS_FILE_NAME} (keras-hub preset layout).")
+    if "://" in path:  # h5py reads local files only: copy gs:// (or other remote) weights to local scratch first.
+        return _load_remote(model, path)
     try:
         if path.endswith(".keras"):
             from components.training import model_io
@@ -295,6 +303,15 @@ def load_pretrained_weights(model: keras.Model, path: str) -> int:
     loaded = len(backbone.weights)
     logger.info("pretrained_weights: loaded %d backbone weight tensors from %s", loaded, path)
     return loaded
+
+
+def _load_remote(model: keras.Model, path: str) -> int:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        local = os.path.join(directory, os.path.basename(path.rstrip("/")))
+        tf.io.gfile.copy(path, local)
+        return load_pretrained_weights(model, local)
 
 
 def with_pretrained_weights(model: keras.Model, path: str) -> keras.Model:

@@ -28,7 +28,7 @@ from typing import Any, List, Mapping, Optional, Union
 
 import keras
 
-from components.training import backbones
+from components.training import backbones, surgery
 from components.types.config_json import check
 
 logger = logging.getLogger(__name__)
@@ -90,12 +90,15 @@ class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 
 def set_backbone_trainable(backbone: keras.Model, trainable: bool, keep_batch_norm_frozen: bool) -> None:
-    """Freezes or unfreezes the backbone; with `keep_batch_norm_frozen`, its BatchNorm layers stay frozen."""
+    """Freezes or unfreezes the backbone; BatchNorm layers stay frozen with `keep_batch_norm_frozen`, blur filters always."""
     backbone.trainable = trainable
-    if trainable and keep_batch_norm_frozen:
-        for layer in _all_layers(backbone):
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False
+    if not trainable:
+        return
+    for layer in _all_layers(backbone):
+        if keep_batch_norm_frozen and isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+        if layer.name.endswith(surgery.BLUR_SUFFIX):  # The fixed blur filters of architecture_changes: blur_pool.
+            layer.trainable = False
 
 
 def _all_layers(model: keras.layers.Layer) -> List[keras.layers.Layer]:

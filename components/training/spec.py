@@ -35,7 +35,8 @@ class TrainingConfig:
 
     Attributes:
       image_size: (height, width) the images are resized to; default: the
-        largest image size in the DataSpec.
+        DataSpec's `image_size` (the median height x median width; its
+        `image_size_reason` says why).
       early_stopping_patience: epochs without eval-loss improvement before
         stopping (best weights restored); 0 turns it off.
       distribution: tf.distribute strategy; `auto` picks MirroredStrategy
@@ -89,6 +90,9 @@ class TrainingConfig:
     # the frozen-backbone warm-up schedule {warmup_epochs, unfreeze_learning_rate_factor, keep_batch_norm_frozen}.
     pretrained_weights: Optional[str] = None
     fine_tune: Optional[Any] = None
+    # Drop-in architecture changes applied after building (components/training/surgery.py): any of
+    # blur_pool, group_norm, silu | gelu, stochastic_depth.
+    architecture_changes: Tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.module_file is None and not self.architecture:
@@ -143,6 +147,9 @@ def _check_backbone_options(config: "TrainingConfig") -> None:
             )
     if config.pretrained_weights is not None:
         backbones.check_weights_path(config.pretrained_weights)
+    from components.training import surgery
+
+    object.__setattr__(config, "architecture_changes", surgery.check_changes(config.architecture_changes))
 
 
 class TrainingSpec(component_spec.ComponentSpec):

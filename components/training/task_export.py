@@ -112,6 +112,7 @@ def decode_detections(model: keras.Model, images: tf.Tensor, raw: Dict[str, tf.T
         anchors=anchors,
         boxes_delta=raw["bbox_regression"],
         encoded_format="center_xywh",  # what keras-hub's RetinaNet label encoder and decoder use
+        variance=getattr(getattr(model, "label_encoder", None), "box_variance", None),  # the encoder's scaling
         anchor_format=model.anchor_generator.bounding_box_format,
         box_format=model.bounding_box_format,
         image_shape=(height, width, channels),

@@ -262,21 +262,9 @@ def fit(
             loss=loss or make_loss(task, config.label_smoothing),
             metrics=list(metrics) if metrics is not None else make_metrics(task),
         )
-    scope = resume.current_scope()
-    fit_label = scope.next_fit_label(log_prefix) if scope else log_prefix
-    if checkpoint_dir is None and scope is not None and config.distribution != "multi_worker":
-        # (Keras' BackupAndRestore has every worker write the same files; multi-worker runs rely on retries.)
-        checkpoint_dir = scope.checkpoint_dir(fit_label)
-    if log_dir is None and scope is not None:
-        log_dir = scope.tensorboard_dir(fit_label)
-    # Restoring comes first: the progress bar and TensorBoard start from the restored epoch.
-    resumable = resume.ResumableTraining(checkpoint_dir) if checkpoint_dir else None
-    callbacks: List[keras.callbacks.Callback] = [] if resumable is None else [resumable]
-    callbacks.append(progress.KerasProgress(config.epochs, log_prefix, steps_per_epoch))
-    if log_dir:
-        callbacks.append(
-            keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", profile_batch=0, write_graph=False)
-        )
+    callbacks, resumable = standard_callbacks(
+        config.epochs, log_prefix, steps_per_epoch, log_dir, checkpoint_dir, config.distribution
+    )
     callbacks.extend(extra_callbacks)
     if config.early_stopping_patience and eval_dataset is not None:
         callbacks.append(
@@ -292,8 +280,51 @@ def fit(
         callbacks=callbacks,
         verbose=config.verbose,
     )
+    return bare_model, fitted_history(history, resumable)
+
+
+def standard_callbacks(
+    epochs: int,
+    label: str = "training",
+    steps_per_epoch: Optional[int] = None,
+    log_dir: Optional[str] = None,
+    checkpoint_dir: Optional[str] = None,
+    distribution: str = "auto",
+) -> Tuple[List[keras.callbacks.Callback], Optional[resume.ResumableTraining]]:
+    """Resume checkpoints, progress and TensorBoard for any `model.fit` (what `fit` uses).
+
+    `log_dir` / `checkpoint_dir` as in `fit` (None: from the current
+    execution scope; "": off). Put the returned callbacks first in the
+    list: restoring must precede what reads the starting epoch. Pass the
+    returned `ResumableTraining` (or None) to `fitted_history`.
+
+    Example:
+      callbacks, resumable = trainer.standard_callbacks(config.epochs, "detection training")
+      fitted = model.fit(dataset, epochs=config.epochs, callbacks=callbacks)
+      history = trainer.fitted_history(fitted, resumable)
+    """
+    scope = resume.current_scope()
+    fit_label = scope.next_fit_label(label) if scope else label
+    from_scope = checkpoint_dir is None and scope is not None and distribution != "multi_worker"
+    if from_scope:
+        # (Keras' BackupAndRestore has every worker write the same files; multi-worker runs rely on retries.)
+        checkpoint_dir = scope.checkpoint_dir(fit_label)
+    if log_dir is None and scope is not None:
+        log_dir = scope.tensorboard_dir(fit_label)
+    resumable = resume.ResumableTraining(checkpoint_dir, remove_empty_parent=from_scope) if checkpoint_dir else None
+    callbacks: List[keras.callbacks.Callback] = [] if resumable is None else [resumable]
+    callbacks.append(progress.KerasProgress(epochs, label, steps_per_epoch))
+    if log_dir:
+        callbacks.append(
+            keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", profile_batch=0, write_graph=False)
+        )
+    return callbacks, resumable
+
+
+def fitted_history(history: keras.callbacks.History, resumable: Optional[resume.ResumableTraining]) -> Dict[str, list]:
+    """Per-epoch lists of floats; after a resume they include the epochs run before the kill."""
     per_epoch = resumable.full_history() if resumable is not None else history.history
-    return bare_model, {key: [float(v) for v in values] for key, values in per_epoch.items()}
+    return {key: [float(v) for v in values] for key, values in per_epoch.items()}
 
 
 def evaluate(model: keras.Model, dataset: tf.data.Dataset, task: str) -> Dict[str, float]:

@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import keras
 import tensorflow as tf
 
-from components.training import backbones, fine_tuning, models, module_file, trainer
+from components.training import backbones, fine_tuning, models, module_file, surgery, trainer
 from components.training.spec import TrainingConfig
 from components.types import examples_io, features
 from components.types.data_spec import DataSpecContent
@@ -25,6 +25,9 @@ def resolve_image_size(config: TrainingConfig, data_spec: DataSpecContent) -> Tu
 
 def model_builder(config: TrainingConfig, data_spec: DataSpecContent, image_size: Tuple[int, int]):
     """A zero-argument builder (called inside the strategy scope); loads `pretrained_weights` into the backbone."""
+    if config.architecture_changes:  # After the weights are in: surgery copies them into the rebuilt model.
+        build = model_builder(dataclasses.replace(config, architecture_changes=()), data_spec, image_size)
+        return lambda: surgery.apply_changes(build(), config.architecture_changes, config.seed)
     if config.pretrained_weights:
         build = model_builder(dataclasses.replace(config, pretrained_weights=None), data_spec, image_size)
         return lambda: backbones.with_pretrained_weights(build(), config.pretrained_weights)

@@ -29,9 +29,46 @@ SHARED_TRAINER_KEYS = ("architecture", "module_file", "image_size", "learning_ra
                        "weight_decay", "trust_module_code")
 
 
+MODULE_FILE_KEYS = ("module_file", "student_module_file")
+
+
+def with_staged_module_files(config: RunConfig) -> RunConfig:
+    """The config with every user module file copied into the pipeline root (as TFX Trainer's module_file is).
+
+    Remote runs (Kubeflow, Vertex) read the module from there; a local run reads the same copy, so what ran is
+    what lineage points to.
+    """
+    import dataclasses
+
+    from components.common.module_files import stage_module_file
+
+    def staged(values):
+        if not isinstance(values, dict):
+            return values
+        out = dict(values)
+        for key in MODULE_FILE_KEYS:
+            if isinstance(out.get(key), str):
+                out[key] = stage_module_file(out[key], config.pipeline_root)
+        if isinstance(out.get("student"), dict):
+            out["student"] = staged(out["student"])
+        return out
+
+    techniques = {name: staged(values) for name, values in config.techniques.items()}
+    return dataclasses.replace(config, training=staged(config.training), techniques=techniques)
+
+
+def config_fields(section: str) -> Tuple[str, ...]:
+    """Field names of a section's config dataclass (the code, not the snapshot: this runs after TFX imports)."""
+    import dataclasses
+
+    if section not in config_schema.SECTION_CLASSES:
+        return ()
+    return tuple(field.name for field in dataclasses.fields(config_schema.config_class(section)))
+
+
 def section_settings(section: str, config: RunConfig, plan: Plan, planned: Dict[str, Any]) -> Dict[str, Any]:
     """A technique's config: planned values, then the user's model choice, then the user's section (wins)."""
-    fields = config_schema.load_schema().get(section, {})
+    fields = config_fields(section)
     values: Dict[str, Any] = {key: value for key, value in planned.items() if key in fields}
     for key in SHARED_TRAINER_KEYS:
         if key in config.training and key in fields:
@@ -49,8 +86,7 @@ def training_settings(config: RunConfig, plan: Plan, **overrides) -> Dict[str, A
     raw.update(config.training)
     if config.distribution_strategy and "distribution" not in raw:
         raw["distribution"] = config.distribution_strategy
-    fields = config_schema.load_schema().get("training", {})
-    if "explicit_fields" in fields:
+    if "explicit_fields" in config_fields("training"):
         raw["explicit_fields"] = sorted(config.training)
     raw.update(overrides)
     return raw
@@ -70,8 +106,13 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
     from components.training.spec import TrainingConfig
     from components.types import config_json
 
+    config = with_staged_module_files(config)
     examples, data_spec = translation.outputs["examples"], translation.outputs["data_spec"]
     nodes: List[base_node.BaseNode] = [] if fixed else [AutofitPlan(data_spec=data_spec, plan=plan.to_dict())]
+    if config.data_validation is not None:
+        from pipelines.data_validation import data_validation_components
+
+        nodes += data_validation_components(examples, config.data_validation)
     epochs = int(config.training.get("epochs", plan.training.get("epochs", 10)))
     batch = int(config.training.get("batch_size", plan.training.get("batch_size", 64)))
     trainer_plan = {"epochs": epochs, "teacher_epochs": epochs, "batch_size": batch}
@@ -231,6 +272,17 @@ def after_champion(config: RunConfig, plan: Plan, examples, data_spec, champion)
     return nodes
 
 
+def translation_config(data: Dict[str, Any]):
+    """The TranslationConfig of a data section, with the source fingerprint that keys the translation's cache."""
+    from components.data_translation.fingerprint import source_fingerprint
+    from components.data_translation.spec import TranslationConfig
+
+    raw = dict(data)
+    class_list = raw.get("class_list") if isinstance(raw.get("class_list"), str) else None
+    raw.setdefault("source_fingerprint", source_fingerprint(raw.get("path"), raw.get("annotations"), class_list))
+    return TranslationConfig.from_dict(raw)
+
+
 def target_translation(config: RunConfig):
     """The DataTranslation of the domain-adaptation target (None without one)."""
     section = config.forced("domain_adaptation") or {}
@@ -238,11 +290,10 @@ def target_translation(config: RunConfig):
     if not isinstance(target, dict):
         return None
     from components.data_translation.component import DataTranslation
-    from components.data_translation.spec import TranslationConfig
 
     raw = dict(target)
     raw.setdefault("task", config.data.get("task", "classification"))
-    return DataTranslation(config=TranslationConfig.from_dict(raw)).with_id("TargetDataTranslation")
+    return DataTranslation(config=translation_config(raw)).with_id("TargetDataTranslation")
 
 
 def domain_adaptation_nodes(config: RunConfig, plan: Plan, examples, data_spec, champion):

@@ -28,15 +28,14 @@ EXIT_BLESSED, EXIT_CONFIG_ERROR, EXIT_NOT_BLESSED = 0, 2, 3
 def translate_only(config: RunConfig, runner: str = "local", enable_cache: Optional[bool] = None):
     """Runs DataTranslation (and the domain-adaptation target's) alone; returns the DataSpecContent."""
     from components.data_translation.component import DataTranslation
-    from components.data_translation.spec import TranslationConfig
     from components.types.data_spec import check_trainable, read_data_spec
     from pipelines import lineage as lineage_lib
-    from pipelines.autofit.dag import target_translation
+    from pipelines.autofit.dag import target_translation, translation_config
     from pipelines.metadata import metadata_connection_from_env
     from pipelines.pipeline import create_pipeline
     from pipelines.runners import run_pipeline
 
-    nodes = [DataTranslation(config=TranslationConfig.from_dict(config.data))]
+    nodes = [DataTranslation(config=translation_config(config.data))]
     target = target_translation(config)
     if target is not None:
         nodes.append(target)

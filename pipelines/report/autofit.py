@@ -64,8 +64,9 @@ def validate_plan(plan: Any, path: str) -> Dict[str, Any]:
     for index, technique in enumerate(techniques):
         where = f"techniques[{index}]"
         _require(isinstance(technique, dict) and "name" in technique, path, f"{where} needs a name")
-        _require(technique.get("decision") in DECISIONS, path,
-                 f"{where} ({technique.get('name')}) decision must be one of {DECISIONS}, got {technique.get('decision')!r}")
+        decision = technique.get("decision")
+        _require(decision in DECISIONS, path,
+                 f"{where} ({technique.get('name')}) decision must be one of {DECISIONS}, got {decision!r}")
     return {"profile": profile, "budget": str(plan.get("budget", "")), "techniques": techniques}
 
 
@@ -88,7 +89,8 @@ def validate_selection(selection: Any, path: str) -> Dict[str, Any]:
         where = f"decisions[{index}]"
         _require(isinstance(decision, dict) and "candidate" in decision, path, f"{where} needs a candidate")
         delta = decision.get("delta")
-        checked_decisions.append(dict(decision, delta=None if delta is None else float(delta), kept=bool(decision.get("kept")),
+        checked_decisions.append(dict(decision, delta=None if delta is None else float(delta),
+                                      kept=bool(decision.get("kept")),
                                       interval=_interval(decision.get("interval"), path, where)))
     return dict(selection, candidates=checked_candidates, decisions=checked_decisions,
                 metric=str(selection.get("metric", "")), split=str(selection.get("split", "")),

@@ -36,7 +36,8 @@ CHROMIUM_FLAGS = (
 BROKEN_IMAGES_JS = """
 Promise.all(Array.from(document.images).map(img =>
   (img.complete ? Promise.resolve() : new Promise(done => { img.onload = img.onerror = done; }))
-    .then(() => (img.naturalWidth > 0 ? null : (img.getAttribute('alt') || '') + ' <' + (img.getAttribute('src') || '').slice(0, 80) + '>'))
+    .then(() => (img.naturalWidth > 0 ? null
+                 : (img.getAttribute('alt') || '') + ' <' + (img.getAttribute('src') || '').slice(0, 80) + '>'))
 )).then(found => JSON.stringify({images: document.images.length, broken: found.filter(x => x !== null)}))
 """
 
@@ -149,7 +150,8 @@ def _errors(events: List[Dict[str, Any]]) -> List[str]:
     for event in events:
         method, params = event["method"], event.get("params", {})
         if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            errors.append("console: " + " ".join(str(arg.get("value", arg.get("description", ""))) for arg in params.get("args", [])))
+            values = (str(arg.get("value", arg.get("description", ""))) for arg in params.get("args", []))
+            errors.append("console: " + " ".join(values))
         elif method == "Runtime.exceptionThrown":
             details = params.get("exceptionDetails", {})
             errors.append("exception: " + str(details.get("exception", {}).get("description") or details.get("text")))
@@ -223,8 +225,10 @@ def pixel_spread(png: bytes) -> float:
     return float(np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32).std())
 
 
-def save_screenshot(png: bytes, path: str, height: Optional[int] = None, scale: float = 1.0) -> str:
-    """Writes the screenshot (optionally its top `height` pixels, scaled) as an optimized PNG."""
+def save_screenshot(
+    png: bytes, path: str, height: Optional[int] = None, scale: float = 1.0, colors: Optional[int] = None
+) -> str:
+    """Writes the screenshot (optionally its top `height` pixels, scaled; `colors` quantizes) as an optimized PNG."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(png)).convert("RGB")
@@ -232,7 +236,8 @@ def save_screenshot(png: bytes, path: str, height: Optional[int] = None, scale: 
         image = image.crop((0, 0, image.width, min(height, image.height)))
     if scale != 1.0:
         image = image.resize((int(image.width * scale), int(image.height * scale)), Image.LANCZOS)
-    image = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    if colors:
+        image = image.quantize(colors=colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     image.save(path, format="PNG", optimize=True)
     return path
 

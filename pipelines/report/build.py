@@ -22,7 +22,8 @@ from pipelines.report.render import render_html
 
 REPORT_DIR_NAME = "report"
 REPORT_FILE_NAME = "index.html"
-OVERLAY_METRICS = ("val_accuracy", "val_loss")
+# Overlaid across models: Keras' validation curves, or the eval-split curves some trainers log instead.
+OVERLAY_METRICS = {"val_accuracy": ("val_accuracy", "eval_accuracy"), "val_loss": ("val_loss", "eval_loss")}
 MAX_CURVE_MODELS = 12
 # The lineage drawing is shown at this fraction of its pixel width (scrolls when wider than the page).
 LINEAGE_SCALE = 0.62
@@ -60,9 +61,11 @@ def _data_context(section: data.DataSection) -> Dict[str, Any]:
     for class_name, found in section.samples.items():
         images = []
         for sample in found:
-            boxes = [{"top": 100 * ymin, "left": 100 * xmin, "height": 100 * (ymax - ymin), "width": 100 * (xmax - xmin),
-                      "label": label} for ymin, xmin, ymax, xmax, label in sample.boxes]
-            images.append({"src": data_uri(sample.png_or_jpeg, sample.mime), "source_id": sample.source_id, "boxes": boxes})
+            boxes = [{"top": 100 * ymin, "left": 100 * xmin, "height": 100 * (ymax - ymin),
+                      "width": 100 * (xmax - xmin), "label": label}
+                     for ymin, xmin, ymax, xmax, label in sample.boxes]
+            images.append({"src": data_uri(sample.png_or_jpeg, sample.mime), "source_id": sample.source_id,
+                           "boxes": boxes})
         samples.append({"class_name": class_name, "images": images})
     return {
         "task": spec.task, "source_format": spec.source_format, "class_names": spec.class_names,
@@ -91,11 +94,15 @@ def _models_context(models: List[techniques.ModelResult]) -> Optional[Dict[str, 
                      "cells": values, "other": [(k, _number(v)) for k, v in sorted(other.items())]})
     with_history = [model for model in models if model.history][:MAX_CURVE_MODELS]
     overlays = []
-    for metric in OVERLAY_METRICS:
-        curves = {model.label: model.history[metric] for model in with_history if metric in model.history}
-        if len(curves) > 1:
-            overlays.append({"metric": metric, "src": data_uri(plots.overlay_png(metric, curves))})
-    curves = [{"label": model.label, "src": data_uri(plots.learning_curves_png(model.label, model.history))}
+    for metric, aliases in OVERLAY_METRICS.items():
+        series = {}
+        for model in with_history:
+            found = next((model.history[alias] for alias in aliases if alias in model.history), None)
+            if found:
+                series[model.label] = found
+        if len(series) > 1:
+            overlays.append({"metric": metric, "src": data_uri(plots.overlay_png(metric, series))})
+    curves = [{"label": model.label, "src": data_uri(plots.learning_curves_png(model.history))}
               for model in with_history]
     return {"columns": columns, "rows": rows, "overlays": overlays, "curves": curves}
 
@@ -141,9 +148,12 @@ def _exports_context(run: collect.RunRecord, models: List[techniques.ModelResult
     rows = [{"label": m.label, "uri": m.uri, "keras": m.has_keras, "serving": m.has_serving,
              "serving_uri": os.path.join(m.uri, techniques.SERVING_DIR_NAME), "blessed": blessed.get(m.uri)}
             for m in models]
-    for output in run.outputs_of_type("PushedModel"):
-        rows.append({"label": f"{output.component}.{output.key} #{output.artifact.id}", "uri": output.artifact.uri,
-                     "keras": False, "serving": True, "serving_uri": output.artifact.uri, "blessed": None, "pushed": True})
+    for output in run.outputs_of_type("PushedModel"):  # Stock Pusher: where it copied the blessed SavedModel.
+        properties = output.artifact.properties
+        if properties.get("pushed") == 1:
+            destination = str(properties.get("pushed_destination") or output.artifact.uri)
+            rows.append({"label": f"{output.component}.{output.key} #{output.artifact.id}", "uri": destination,
+                         "keras": False, "serving": True, "serving_uri": destination, "blessed": True})
     return rows
 
 
@@ -158,7 +168,8 @@ def _lineage_context(run: collect.RunRecord, scratch: str) -> Dict[str, Any]:
 
     with Image.open(io.BytesIO(payload)) as image:
         width = int(image.width * LINEAGE_SCALE)
-    return {"src": data_uri(payload), "width": width, "text": lineage_lib.format_lineage(run.lineage)}
+    return {"dag": data_uri(plots.dag_png(run.components, run.lineage)), "src": data_uri(payload), "width": width,
+            "text": lineage_lib.format_lineage(run.lineage)}
 
 
 def _kpis(run, context) -> List[Dict[str, str]]:
@@ -180,8 +191,9 @@ def _kpis(run, context) -> List[Dict[str, str]]:
         kpis.append({"label": "blessed", "value": "yes" if blessed else "no", "tone": "good" if blessed else "bad",
                      "note": str(output.artifact.properties.get("reasons", ""))[:80]})
     if context.get("data"):
-        kpis.append({"label": "images", "value": _number(context["data"]["records_written"]),
-                     "note": f"{context['data']['num_classes']} classes, {context['data']['records_rejected']} rejected"})
+        data_context = context["data"]
+        kpis.append({"label": "images", "value": _number(data_context["records_written"]),
+                     "note": f"{data_context['num_classes']} classes, {data_context['records_rejected']} rejected"})
     states = [c.state for c in run.components]
     done = sum(state in ("COMPLETE", "CACHED") for state in states)
     kpis.append({"label": "components", "value": f"{done}/{len(states)}",

@@ -10,9 +10,13 @@ producing component and output key, never by guessing paths.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Dict, List, Optional, Tuple
 
 from pipelines import lineage as lineage_lib
+
+
+RUNNING_STATES = ("NEW", "RUNNING")
 
 
 @dataclasses.dataclass
@@ -21,7 +25,7 @@ class ComponentRun:
 
     Attributes:
       started, finished: seconds since the epoch (MLMD create / last update
-        time); `finished` of a RUNNING execution is its latest update.
+        time); `finished` of a running execution is now.
     """
 
     execution_id: int
@@ -72,8 +76,8 @@ class RunRecord:
             node = by_id.get(edge.execution_id)
             if node is None or (component and node.component != component) or (key and edge.key != key):
                 continue
-            found.append((edge.execution_id, edge.artifact_id, OutputArtifact(node.component, edge.key,
-                                                                               self.lineage.artifacts[edge.artifact_id])))
+            artifact = self.lineage.artifacts[edge.artifact_id]
+            found.append((edge.execution_id, edge.artifact_id, OutputArtifact(node.component, edge.key, artifact)))
         return [item for _, _, item in sorted(found, key=lambda entry: entry[:2])]
 
     def latest_output(self, component: str, key: str) -> Optional[OutputArtifact]:
@@ -127,10 +131,13 @@ def read_run(run_dir: str) -> RunRecord:
         artifact.properties = {key: plain_value(value) for key, value in artifact.properties.items()}
     store = lineage_lib.open_store(run_dir)
     times = _times(store, [node.id for node in lineage.executions])
-    components = [
-        ComponentRun(node.id, node.component, node.type_name, node.state, *times.get(node.id, (None, None)))
-        for node in lineage.executions
-    ]
+    now = time.time()
+    components = []
+    for node in lineage.executions:
+        started, finished = times.get(node.id, (None, None))
+        if node.state in RUNNING_STATES and started is not None:
+            finished = max(now, started)  # Still running: its span so far.
+        components.append(ComponentRun(node.id, node.component, node.type_name, node.state, started, finished))
     pipeline_names = [node.pipeline for node in lineage.executions if node.pipeline]
     earlier = max(0, len(lineage.runs) - 1) if lineage.run is not None else 0
     return RunRecord(

@@ -20,6 +20,8 @@ from components.types.data_spec import DataSpecContent, read_data_spec
 
 THUMBNAIL_SIDE = 128
 MAX_REJECTED_ROWS = 50
+# Sample rows shown: the first classes only, so a 1000-class dataset still gives a page, not 8000 thumbnails.
+MAX_SAMPLE_CLASSES = 40
 
 
 @dataclasses.dataclass
@@ -106,20 +108,27 @@ def _class_keys(example, task: str, class_names: List[str]) -> Tuple[List[str], 
 
 
 def read_samples(
-    examples_uri: str, split: str, spec: DataSpecContent, per_class: int = 8, max_records: int = 4000
+    examples_uri: str, split: str, spec: DataSpecContent, per_class: int = 8, max_records: int = 4000,
+    max_classes: int = MAX_SAMPLE_CLASSES,
 ) -> Dict[str, List[Sample]]:
-    """Up to `per_class` images per class from the first `max_records` records of a split, in class order."""
+    """Up to `per_class` images for each of the first `max_classes` classes, from the first `max_records`
+    records of a split, in class order."""
     import tensorflow as tf
 
     from components.types import examples_io
 
-    wanted = {name: [] for name in spec.class_names}
+    wanted: Dict[str, List[Sample]] = {name: [] for name in spec.class_names[:max_classes]}
+    if spec.task == features.TASK_SEGMENTATION:
+        wanted = {}  # Every image has many classes: one row, "(all)".
     files = examples_io.split_files(examples_uri, split)
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").take(max_records)
     for serialized in dataset.as_numpy_iterator():
         example = tf.train.Example.FromString(serialized)
         keys, boxes = _class_keys(example, spec.task, spec.class_names)
-        open_keys = [key for key in keys if len(wanted.setdefault(key, [])) < per_class]
+        for key in keys:  # Groups the class list lacks ("(all)" for unlabeled masks, "(no boxes)").
+            if key not in wanted and key not in spec.class_names and len(wanted) < max_classes:
+                wanted[key] = []
+        open_keys = [key for key in keys if key in wanted and len(wanted[key]) < per_class]
         if not open_keys:
             if all(len(found) >= per_class for found in wanted.values()):
                 break
@@ -133,7 +142,9 @@ def read_samples(
     return {name: found for name, found in wanted.items() if found}
 
 
-def read_rejected(path: Optional[str], limit: int = MAX_REJECTED_ROWS) -> Tuple[List[Dict[str, str]], List[Tuple[str, int]]]:
+def read_rejected(
+    path: Optional[str], limit: int = MAX_REJECTED_ROWS
+) -> Tuple[List[Dict[str, str]], List[Tuple[str, int]]]:
     """The first `limit` rejected records and the count of each reason (most frequent first)."""
     import tensorflow as tf
 

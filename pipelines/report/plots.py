@@ -40,8 +40,10 @@ def _style(axes) -> None:
 
 
 def png(figure: Figure, dpi: int = 110) -> bytes:
+    # tight_layout + a plain save draws the figure about half as often as bbox_inches="tight" or constrained layout.
+    figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    figure.savefig(buffer, format="png", dpi=dpi, facecolor="white")
     return buffer.getvalue()
 
 
@@ -72,7 +74,7 @@ def _panels(history: Dict[str, List[float]]):
     return [(title, names) for title, names in (("loss", losses), ("metrics", others)) if names]
 
 
-def learning_curves_png(title: str, history: Dict[str, List[float]]) -> bytes:
+def learning_curves_png(history: Dict[str, List[float]]) -> bytes:
     """One model's curves per epoch: losses left, other metrics right; `val_*` solid, train dashed."""
     panels = _panels(history)
     figure = _figure(3.2 * max(1, len(panels)), 2.4)
@@ -92,7 +94,6 @@ def learning_curves_png(title: str, history: Dict[str, List[float]]) -> bytes:
         axes.set_title(panel, fontsize=9, color="#0f172a")
         _style(axes)
         axes.legend(fontsize=7, frameon=False)
-    figure.suptitle(title, fontsize=9, color="#0f172a")
     return png(figure)
 
 
@@ -187,3 +188,65 @@ def _duration(seconds: Optional[float]) -> str:
 
 
 duration_text = _duration
+
+
+def _dag_layers(components, lineage) -> Dict[int, int]:
+    """Execution id -> depth (longest path from a source); executions come in run order, so one pass does."""
+    producer = {edge.artifact_id: edge.execution_id for edge in lineage.edges if edge.direction == "output"}
+    depth: Dict[int, int] = {}
+    for component in components:
+        parents = [producer[edge.artifact_id] for edge in lineage.inputs_of(component.execution_id)
+                   if producer.get(edge.artifact_id) in depth]
+        depth[component.execution_id] = 1 + max((depth[parent] for parent in parents), default=-1)
+    return depth
+
+
+def dag_png(components, lineage) -> bytes:
+    """The run's DAG by component: columns by dependency depth, box borders coloured by state, an arrow
+    wherever a component read another's output."""
+    depth = _dag_layers(components, lineage)
+    layers: Dict[int, List] = {}
+    for component in components:
+        layers.setdefault(depth[component.execution_id], []).append(component)
+    producer = {edge.artifact_id: edge.execution_id for edge in lineage.edges if edge.direction == "output"}
+    position = {}
+    for level in sorted(layers):
+        members = layers[level]
+
+        def parents_height(component):  # Barycentre ordering: a node sits near its parents (fewer crossings).
+            heights = [position[producer[edge.artifact_id]][1] for edge in lineage.inputs_of(component.execution_id)
+                       if producer.get(edge.artifact_id) in position]
+            return -sum(heights) / len(heights) if heights else 0.0
+
+        members.sort(key=lambda component: (parents_height(component), component.execution_id))
+        for index, component in enumerate(members):
+            position[component.execution_id] = (level * 3.0, -(index - (len(members) - 1) / 2) * 1.2)
+    tallest = max((len(members) for members in layers.values()), default=1)
+    figure = _figure(max(5.0, 1.9 * len(layers) + 0.4), max(1.6, 0.8 * tallest + 0.5))
+    axes = figure.add_subplot(1, 1, 1)
+    boxes = {}
+    for component in components:
+        x, y = position[component.execution_id]
+        color = STATE_COLORS.get(component.state, "#94a3b8")
+        boxes[component.execution_id] = axes.text(
+            x, y, f"{component.component}\n{component.state.lower()} · {_duration(component.seconds)}",
+            ha="center", va="center", fontsize=8, color="#0f172a", zorder=3,
+            bbox=dict(boxstyle="round,pad=0.45", facecolor="white", edgecolor=color, linewidth=1.8))
+    flows = set()
+    for component in components:
+        for edge in lineage.inputs_of(component.execution_id):
+            source = producer.get(edge.artifact_id)
+            if source in position:
+                flows.add((source, component.execution_id))
+    figure.canvas.draw()  # Lays the boxes out, so arrows can stop at their edges.
+    for source, target in sorted(flows):
+        axes.annotate("", xy=position[target], xytext=position[source], zorder=2,
+                      arrowprops=dict(arrowstyle="-|>", color="#94a3b8", lw=1.0, shrinkA=2, shrinkB=2,
+                                      patchA=boxes[source].get_bbox_patch(), patchB=boxes[target].get_bbox_patch(),
+                                      connectionstyle="arc3,rad=0.05"))
+    xs = [x for x, _ in position.values()] or [0.0]
+    ys = [y for _, y in position.values()] or [0.0]
+    axes.set_xlim(min(xs) - 1.1, max(xs) + 1.1)
+    axes.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    axes.axis("off")
+    return png(figure)

@@ -24,12 +24,12 @@ main { padding: 28px 36px 60px; max-width: 1320px; min-width: 0; }
 header.top h1 { margin: 0 0 4px; font-size: 24px; letter-spacing: -.2px; }
 header.top .meta { color: var(--muted); font-size: 12.5px; }
 header.top .meta code { background: #e2e8f0; padding: 1px 5px; border-radius: 4px; }
-.kpis { display: grid; grid-template-columns: repeat(auto-fill, minmax(178px, 1fr)); gap: 14px; margin: 20px 0 26px; }
+.kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(148px, 1fr)); gap: 14px; margin: 20px 0 26px; }
 .kpi { background: var(--panel); border-radius: 12px; padding: 14px 16px; box-shadow: 0 1px 2px rgba(15,23,42,.06), 0 1px 8px rgba(15,23,42,.04);
   border-top: 3px solid var(--accent); }
 .kpi.good { border-top-color: #10b981; } .kpi.bad { border-top-color: #ef4444; } .kpi.warn { border-top-color: #f59e0b; }
 .kpi .label { color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .6px; }
-.kpi .value { font-size: 24px; font-weight: 700; margin-top: 2px; font-variant-numeric: tabular-nums; }
+.kpi .value { font-size: 22px; font-weight: 700; margin-top: 2px; font-variant-numeric: tabular-nums; }
 .kpi .note { color: var(--muted); font-size: 11.5px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 section.card { background: var(--panel); border-radius: 14px; padding: 20px 24px 22px; margin-bottom: 24px;
   box-shadow: 0 1px 2px rgba(15,23,42,.06), 0 1px 10px rgba(15,23,42,.04); }
@@ -47,10 +47,11 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.best { font-weight: 700; color: var(--good); }
 tr.champion td { background: #ecfdf5; }
 .table-wrap { overflow-x: auto; }
-.kv { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 8px 18px; margin: 4px 0 14px; }
-.kv div { border-bottom: 1px dashed var(--line); padding: 3px 0; display: flex; justify-content: space-between; gap: 10px; }
-.kv b { font-weight: 500; color: #475569; }
-.kv span { font-variant-numeric: tabular-nums; text-align: right; word-break: break-word; }
+.kv { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 6px 20px; margin: 4px 0 12px; }
+.kv div { border-bottom: 1px dashed var(--line); padding: 3px 0; display: flex; justify-content: space-between; gap: 10px; font-size: 13px; }
+.kv b { font-weight: 500; color: #475569; overflow-wrap: anywhere; }
+.kv span { font-variant-numeric: tabular-nums; text-align: right; max-width: 65%; overflow-wrap: anywhere; }
+.kv span.num { white-space: nowrap; max-width: none; }
 .badge { display: inline-block; white-space: nowrap; padding: 1px 9px; border-radius: 999px; font-size: 11px; font-weight: 600; letter-spacing: .3px; }
 .b-good, .b-try, .b-complete, .b-passed, .b-yes { background: var(--good-bg); color: var(--good); }
 .b-bad, .b-forbidden, .b-failed, .b-no, .b-error { background: var(--bad-bg); color: var(--bad); }
@@ -76,6 +77,7 @@ figure.wide { grid-column: 1 / -1; }
 figure.chart { max-width: 860px; margin: 8px 0 12px; }
 .scroll-x { overflow-x: auto; border: 1px solid var(--line); border-radius: 10px; padding: 8px; }
 .scroll-x img { max-width: none; min-width: 100%; height: auto; display: block; }
+.scroll-x.dag img { min-width: 0; max-width: 100%; margin: 0 auto; }
 .comp { border: 1px solid var(--line); border-radius: 12px; padding: 14px 16px; margin: 14px 0; }
 .comp > h3 { margin: 0 0 6px; display: flex; align-items: center; gap: 10px; }
 .artifact { border-top: 1px dashed var(--line); padding-top: 8px; margin-top: 10px; }

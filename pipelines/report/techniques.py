@@ -117,34 +117,57 @@ def read_models(run) -> List[ModelResult]:
     return results
 
 
+# Candidate-table columns, in this order when present; other metrics go under "more".
+PRIMARY_METRICS = ("accuracy", "top_k_accuracy", "macro_f1", "map", "mean_iou", "nll", "loss",
+                   "expected_calibration_error", "brier_score")
+MAX_METRIC_COLUMNS = 7
+
+
 def metric_columns(models: List[ModelResult], prefix: str = "eval_") -> List[str]:
-    """Metric names for the candidate table: `eval_*` ones when any model has them, else all, sorted."""
-    names = sorted({name for model in models for name in model.metrics})
-    preferred = [name for name in names if name.startswith(prefix)]
-    return preferred or names
+    """The candidate table's columns: the primary `eval_*` metrics any model has, else the first `eval_*` ones."""
+    names = {name for model in models for name in model.metrics}
+    primary = [prefix + name for name in PRIMARY_METRICS if prefix + name in names]
+    if primary:
+        return primary[:MAX_METRIC_COLUMNS]
+    fallback = sorted(name for name in names if name.startswith(prefix)) or sorted(names)
+    return fallback[:MAX_METRIC_COLUMNS]
 
 
 def best_per_column(models: List[ModelResult], columns: List[str]) -> Dict[str, float]:
-    """The best value of each column over the models (direction from the metric name)."""
+    """The best value of each column that at least two models report (direction from the metric name)."""
     best = {}
     for column in columns:
-        values = [model.metrics[column] for model in models if column in model.metrics and model.metrics[column] == model.metrics[column]]
-        if values:
+        values = [model.metrics[column] for model in models
+                  if column in model.metrics and model.metrics[column] == model.metrics[column]]
+        if len(values) >= 2:
             best[column] = min(values) if lower_is_better(column) else max(values)
     return best
+
+
+def _plain(value: Any) -> Any:
+    """TFX stores JSON-valued properties as {"__value__": ...}; dicts become "key: value" text."""
+    if isinstance(value, dict) and set(value) == {"__value__"}:
+        value = value["__value__"]
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}" for k, v in sorted(value.items()))
+    return value
 
 
 def _scalars(properties: Dict[str, Any]) -> List[Tuple[str, Any]]:
     hidden = ("tfx_version", "is_external", "name", "producer_component", "state")
     shown = []
     for key, value in sorted(properties.items()):
-        if key in hidden or key.startswith("__"):
+        value = _plain(value)
+        if key in hidden or key.startswith("__") or value in ("", None):
             continue
         if isinstance(value, (int, float, str)) and len(str(value)) <= 300:
             shown.append((key, value))
-        elif isinstance(value, dict):
-            shown.append((key, ", ".join(f"{k}: {v}" for k, v in sorted(value.items()))))
     return shown
+
+
+def _figure_order(name: str) -> str:
+    """File order on the page: alphabetical, but a `*before*` plot ahead of its `*after*` twin."""
+    return name.replace("before", "0").replace("after", "1")
 
 
 def _root_files(uri: str) -> List[str]:
@@ -193,7 +216,7 @@ def artifact_details(output, with_preview: bool = True) -> ArtifactDetails:
     gfile = _gfile()
     artifact = output.artifact
     figures, texts, summaries = [], [], []
-    for name in _root_files(artifact.uri):
+    for name in sorted(_root_files(artifact.uri), key=_figure_order):
         path = os.path.join(artifact.uri, name)
         if name.lower().endswith(".png") and len(figures) < MAX_FIGURES_PER_ARTIFACT:
             with gfile.GFile(path, "rb") as handle:
@@ -230,18 +253,29 @@ def pseudo_label_series(summary: Dict[str, Any]) -> Optional[Dict[str, List[floa
     """Per-iteration pseudo-label counts and eval metrics from a semi-supervised summary, or None.
 
     Reads `iterations: [{iteration, pseudo_labels, metrics: {...}}]` (noisy
-    student; iteration 0 is the teacher) and the per-epoch form
-    `pseudo_labels: {rate: [...], accuracy: [...]}` (consistency training).
+    student; iteration 0 is the teacher), per-epoch records
+    `epochs: [{pseudo_label_rate, pseudo_label_accuracy, mask_rate, eval_accuracy, ...}]`
+    (consistency training), and `pseudo_labels: {rate: [...], accuracy: [...]}`.
     """
     iterations = summary.get("iterations")
     if isinstance(iterations, list) and iterations and all(isinstance(item, dict) for item in iterations):
-        series: Dict[str, List[float]] = {"iteration": [float(item.get("iteration", index)) for index, item in enumerate(iterations)]}
+        steps = [float(item.get("iteration", index)) for index, item in enumerate(iterations)]
+        series: Dict[str, List[float]] = {"iteration": steps}
         if any("pseudo_labels" in item for item in iterations):
             series["pseudo_labels"] = [float(item.get("pseudo_labels", 0) or 0) for item in iterations]
         metric_names = sorted({name for item in iterations for name in (item.get("metrics") or {})})
         for name in metric_names:
             series[name] = [float((item.get("metrics") or {}).get(name, float("nan"))) for item in iterations]
         return series
+    epochs = summary.get("epochs")
+    if isinstance(epochs, list) and epochs and all(isinstance(record, dict) for record in epochs):
+        names = [name for name in epochs[-1] if "pseudo_label" in name or name in ("mask_rate", "eval_accuracy")]
+        if any("pseudo_label" in name for name in names):
+            series = {"epoch": [float(index + 1) for index in range(len(epochs))]}
+            for name in names:
+                values = [record.get(name) for record in epochs]
+                series[name] = [float("nan") if not isinstance(v, (int, float)) else float(v) for v in values]
+            return series
     per_epoch = summary.get("pseudo_labels")
     if isinstance(per_epoch, dict):
         numeric = _numeric_series(per_epoch)

@@ -12,7 +12,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 <body>
 {% macro badge(text, tone=None) %}<span class="badge b-{{ (tone or text) | lower }}">{{ text }}</span>{% endmacro %}
 {% macro section_error(name) %}{% if errors.get(name) %}<div class="callout bad">This section could not be read: {{ errors[name] }}</div>{% endif %}{% endmacro %}
-{% macro kv(pairs) %}<div class="kv">{% for key, value in pairs %}<div><b>{{ key }}</b><span>{{ value }}</span></div>{% endfor %}</div>{% endmacro %}
+{% macro kv(pairs, limit=12) %}{% set pairs = pairs | list %}<div class="kv">{% for key, value in pairs[:limit] %}<div><b>{{ key }}</b><span class="{{ 'num' if value is number or (value is string and value | length < 16) }}">{{ value }}</span></div>{% endfor %}</div>{% if pairs | length > limit %}<details><summary>{{ pairs | length - limit }} more</summary><div class="kv">{% for key, value in pairs[limit:] %}<div><b>{{ key }}</b><span class="{{ 'num' if value is number or (value is string and value | length < 16) }}">{{ value }}</span></div>{% endfor %}</div></details>{% endif %}{% endmacro %}
 <nav class="side"><div class="inner">
   <div class="brand">tfx-<span>autofit</span></div>
   <div class="sub">{{ title }}</div>
@@ -104,7 +104,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 <div class="table-wrap"><table><tr><th>candidate</th><th class="num">{{ selection.metric }}</th><th class="num">interval</th><th>model</th></tr>
 {% for c in selection.candidates %}<tr class="{{ 'champion' if c.name == selection.champion }}"><td><b>{{ c.name }}</b> {% if c.name == selection.champion %}{{ badge('champion', 'good') }}{% endif %}</td><td class="num">{{ c.metric | fmt }}</td><td class="num">{% if c.interval %}[{{ c.interval[0] | fmt }}, {{ c.interval[1] | fmt }}]{% endif %}</td><td class="uri">{{ c.get('model_uri', '') }}</td></tr>{% endfor %}
 </table></div>
-{% if selection.src %}<figure><img src="{{ selection.src }}" alt="candidates with intervals"><figcaption>{{ selection.metric }} with its interval; champion in green</figcaption></figure>{% endif %}
+{% if selection.src %}<figure class="chart"><img src="{{ selection.src }}" alt="candidates with intervals"><figcaption>{{ selection.metric }} with its interval; champion in green</figcaption></figure>{% endif %}
 {% if selection.decisions %}<h3>Decisions</h3>
 <table><tr><th>candidate</th><th>against</th><th class="num">delta</th><th class="num">interval</th><th>kept</th><th>reason</th></tr>
 {% for d in selection.decisions %}<tr><td><b>{{ d.candidate }}</b></td><td>{{ d.get('against', '') }}</td><td class="num">{{ d.delta | fmt('+.4f') }}</td><td class="num">{% if d.interval %}[{{ d.interval[0] | fmt('+.4f') }}, {{ d.interval[1] | fmt('+.4f') }}]{% endif %}</td><td>{{ badge('kept', 'good') if d.kept else badge('dropped', 'mute') }}</td><td>{{ d.get('reason', '') }}</td></tr>{% endfor %}
@@ -117,9 +117,9 @@ TEMPLATE = r"""<!DOCTYPE html>
 <section class="card" id="models"><h2>Models</h2>
 {{ section_error("models") }}
 {% if models %}
-<p class="lead">Every Model artifact of the run with the held-out metrics it recorded in ML Metadata{% if models.rows | length > 1 %}; the best value of each column is green{% endif %}.</p>
-<div class="table-wrap"><table><tr><th>model</th>{% for c in models.columns %}<th class="num">{{ c }}</th>{% endfor %}</tr>
-{% for row in models.rows %}<tr><td><b>{{ row.component }}</b><span class="muted">.{{ row.key }}</span>{% if row.other %}<details><summary>{{ row.other | length }} more</summary>{{ kv(row.other) }}</details>{% endif %}</td>{% for v in row.cells %}<td class="num {{ 'best' if v.best }}">{{ v.text }}</td>{% endfor %}</tr>{% endfor %}
+<p class="lead">Every Model artifact of the run with the held-out (<code>eval_*</code>) metrics it recorded in ML Metadata{% if models.rows | length > 1 %}; the best value of each column is green{% endif %}.</p>
+<div class="table-wrap"><table><tr><th>model</th>{% for c in models.columns %}<th class="num" title="{{ c }}">{{ (c[5:] if c.startswith('eval_') else c) | replace('_', ' ') }}</th>{% endfor %}</tr>
+{% for row in models.rows %}<tr><td><b>{{ row.component }}</b><span class="muted">.{{ row.key }}</span>{% if row.other %}<details><summary>{{ row.other | length }} more metrics</summary>{{ kv(row.other, 100) }}</details>{% endif %}</td>{% for v in row.cells %}<td class="num {{ 'best' if v.best }}">{{ v.text }}</td>{% endfor %}</tr>{% endfor %}
 </table></div>
 {% if models.overlays or models.curves %}<h3>Learning curves</h3>
 <div class="figs">
@@ -156,7 +156,9 @@ TEMPLATE = r"""<!DOCTYPE html>
 {% if lineage or errors.get("lineage") %}
 <section class="card" id="lineage"><h2>Lineage <span class="muted" style="font-size:13px;font-weight:400">from ML Metadata</span></h2>
 {{ section_error("lineage") }}
-{% if lineage %}<div class="scroll-x"><img src="{{ lineage.src }}" alt="lineage graph" style="width: {{ lineage.width }}px"></div>
+{% if lineage %}<div class="scroll-x dag"><img src="{{ lineage.dag }}" alt="component graph"></div>
+<p class="muted">Components by dependency: an arrow wherever a component read another's output; the border colour is the execution state.</p>
+<details><summary>Artifact-level graph (every artifact, pipelines.lineage.plot_lineage)</summary><div class="scroll-x"><img src="{{ lineage.src }}" alt="lineage graph" style="width: {{ lineage.width }}px"></div></details>
 <details><summary>Lineage as text</summary><pre>{{ lineage.text }}</pre></details>{% endif %}
 </section>
 {% endif %}

@@ -69,14 +69,21 @@ def test_cli_compile_writes_json(tmp_path, capsys):
 
     from pipelines.cli import main
 
+    from tests.support.canonical import write_image_folder
+
     config_path = tmp_path / "config.yaml"
-    config_for(tmp_path)  # creates the data dir
+    write_image_folder(str(tmp_path / "data"), per_class=8)
     config_path.write_text(yaml.safe_dump({
         "pipeline_name": "cli", "run_dir": "run", "data": {"format": "image_folder", "path": "data"},
     }))
     assert main(["compile", "--config", str(config_path), "--output", str(tmp_path / "c.json")]) == 0
-    assert json.loads((tmp_path / "c.json").read_text())
-    assert "Compiled pipeline for kubeflow" in capsys.readouterr().out
+    compiled = json.loads((tmp_path / "c.json").read_text())
+    printed = capsys.readouterr().out
+    assert "Compiled pipeline for kubeflow" in printed
+    # autofit profiles the data locally and compiles the planned DAG (the plan is printed and written).
+    assert "autofit plan (budget standard" in printed and (tmp_path / "run" / "autofit" / "plan.json").exists()
+    tasks = compiled.get("pipelineSpec", compiled)["root"]["dag"]["tasks"]
+    assert {"AutofitPlan", "ChampionSelection"} <= set(tasks)
 
 
 def test_local_runner_default_is_offline_and_a_named_runner_is_kept():

@@ -96,6 +96,9 @@ def test_component_ids_come_from_node_contexts_not_run_names(two_run_store):
     assert [node.component for node in graph.executions] == ["DataTranslation", "Evaluation"] * 2
     assert [node.run for node in graph.executions] == [RUNS[0]] * 2 + [RUNS[1]] * 2
     assert graph.runs == list(RUNS) and graph.run is None
+    assert f"] Evaluation (components.evaluation.component.Evaluation) COMPLETE run {RUNS[0]}" in (
+        lineage.format_lineage(graph)
+    )
     assert lineage.component_id("a.b.Trainer", ["a.b"]) == "Trainer"
     assert lineage.component_id("pipe.Trainer", []) == "Trainer"
 

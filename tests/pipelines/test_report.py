@@ -39,6 +39,30 @@ def test_data_section_counts_samples_and_rejections(context):
     assert {row["record"] for row in data["rejected_rows"]} == {row["record"] for row in REJECTIONS}
 
 
+def test_sample_grid_is_capped_at_the_first_classes(fixture_run):
+    from components.types.data_spec import read_data_spec
+    from pipelines.report.data import read_samples
+
+    root = os.path.join(fixture_run, "pipeline_root", "DataTranslation")
+    spec = read_data_spec(os.path.join(root, "data_spec", "1"))
+    samples = read_samples(os.path.join(root, "examples", "1"), "eval", spec, per_class=2, max_classes=2)
+    assert {name: len(found) for name, found in samples.items()} == {"class_0": 2, "class_1": 2}
+    assert all(sample.source_id.startswith("eval/") for found in samples.values() for sample in found)
+
+
+def test_detection_samples_carry_their_boxes(tmp_path):
+    from pipelines.report.data import read_samples
+    from tests.support.shapes import write_shape_detection_examples
+
+    examples = str(tmp_path / "examples")
+    spec = write_shape_detection_examples(examples, str(tmp_path / "data_spec"), {"train": 6})
+    samples = read_samples(examples, "train", spec, per_class=3)
+    assert list(samples) == ["disc"] and len(samples["disc"]) == 3
+    for sample in samples["disc"]:
+        assert sample.boxes and all(label == "disc" for *_, label in sample.boxes)
+        assert all(0.0 <= ymin < ymax <= 1.0 and 0.0 <= xmin < xmax <= 1.0 for ymin, xmin, ymax, xmax, _ in sample.boxes)
+
+
 def test_validation_section_reports_the_failing_split(context):
     validation = context["validation"]
     assert validation.splits == ["eval", "train"]
@@ -162,6 +186,13 @@ def test_pseudo_label_series_reads_both_summary_forms():
     assert per_iteration == {"iteration": [0.0, 1.0], "pseudo_labels": [0.0, 50.0], "accuracy": [0.8, 0.85]}
     per_epoch = techniques.pseudo_label_series({"pseudo_labels": {"rate": [0.2, 0.5], "accuracy": [0.9, 0.8]}})
     assert per_epoch == {"epoch": [1.0, 2.0], "rate": [0.2, 0.5], "accuracy": [0.9, 0.8]}
+    consistency = techniques.pseudo_label_series({"epochs": [
+        {"loss": 1.0, "pseudo_label_rate": 0.3, "pseudo_label_accuracy": 0.9, "mask_rate": 0.3, "eval_accuracy": 0.7},
+        {"loss": 0.8, "pseudo_label_rate": 0.6, "pseudo_label_accuracy": None, "mask_rate": 0.6, "eval_accuracy": 0.8},
+    ]})
+    assert consistency["epoch"] == [1.0, 2.0] and consistency["pseudo_label_rate"] == [0.3, 0.6]
+    assert consistency["pseudo_label_accuracy"][0] == 0.9 and consistency["pseudo_label_accuracy"][1] != 0.9
+    assert "loss" not in consistency
     assert techniques.pseudo_label_series({"best_iteration": 2}) is None
 
 
@@ -177,3 +208,28 @@ def test_cli_report_without_a_run(tmp_path, capsys):
 
     assert main(["report", str(tmp_path)]) == 2
     assert "No ML Metadata database" in capsys.readouterr().err
+
+
+def test_a_run_in_progress_reports_what_exists(tmp_path):
+    import time
+
+    from ml_metadata.proto import metadata_store_pb2
+
+    from tests.pipelines.test_report_fixture import Recorder
+
+    run_dir = str(tmp_path / "run")
+    os.makedirs(run_dir)
+    recorder = Recorder(run_dir)
+    recorder.execute("Profile", {}, {"report": ("tfx_autofit.Report", recorder.uri("Profile", "report", 1), {"images": 3})})
+    recorder.execute("Training", {}, {}, state=metadata_store_pb2.Execution.RUNNING)
+    time.sleep(0.3)
+
+    context = build_context(run_dir, with_preview=False)
+    assert context["errors"] == {} and context["data"] is None and context["models"] is None
+    rows = {row["component"]: row for row in context["timings"]["rows"]}
+    assert rows["Training"]["state"] == "RUNNING" and rows["Training"]["duration"] != "0.0 s"
+    components = next(kpi for kpi in context["kpis"] if kpi["label"] == "components")
+    assert components["value"] == "1/2" and components["tone"] == "warn"
+    with open(write_report(run_dir, with_preview=False)) as handle:
+        html = handle.read()
+    assert 'id="data"' not in html and "RUNNING" in html

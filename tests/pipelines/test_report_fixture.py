@@ -34,7 +34,7 @@ REJECTIONS = [
 ]
 
 
-class _Recorder:
+class Recorder:
     """Puts TFX-shaped executions, artifacts and events into a SQLite MLMD store."""
 
     def __init__(self, run_dir: str):
@@ -49,6 +49,9 @@ class _Recorder:
 
     def _context(self, type_name: str, name: str) -> int:
         type_id = self.store.put_context_type(metadata_store_pb2.ContextType(name=type_name))
+        existing = self.store.get_context_by_type_and_name(type_name, name)
+        if existing is not None:  # A second recorder on the same run adds to it.
+            return existing.id
         [context_id] = self.store.put_contexts([metadata_store_pb2.Context(type_id=type_id, name=name)])
         return context_id
 
@@ -102,7 +105,7 @@ def _write(path: str, payload) -> None:
         handle.write(payload)
 
 
-def _model(recorder: _Recorder, component: str, execution: int, accuracy: float, epochs: int = 5) -> str:
+def _model(recorder: Recorder, component: str, execution: int, accuracy: float, epochs: int = 5) -> str:
     uri = recorder.uri(component, "model", execution)
     curve = np.linspace(0.0, 1.0, epochs)
     history = {"loss": list(1.2 - 0.8 * curve), "val_loss": list(1.3 - 0.7 * curve),
@@ -125,7 +128,7 @@ def build_fixture_run(run_dir: str, with_autofit: bool = True, broken_png: Optio
     from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     tf.io.gfile.makedirs(run_dir)
-    recorder = _Recorder(run_dir)
+    recorder = Recorder(run_dir)
 
     examples_uri, spec_uri = recorder.uri("DataTranslation", "examples", 1), recorder.uri("DataTranslation", "data_spec", 1)
     write_classification_examples(examples_uri, spec_uri, SPLITS)

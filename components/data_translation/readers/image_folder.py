@@ -91,7 +91,8 @@ def plan(config: TranslationConfig) -> common.ReaderPlan:
 def read(config: TranslationConfig, shard: Shard) -> Iterator[SourceRecord | Rejection]:
     directory, class_name, split, skip_reason = shard
     if skip_reason is not None:
-        yield Rejection(source=directory, record=os.path.relpath(directory, config.path), reason=skip_reason, stage=STAGE_LINK)
+        record = os.path.relpath(directory, config.path)
+        yield Rejection(source=directory, record=record, reason=skip_reason, stage=STAGE_LINK)
         return
     listing = common.walk(directory)
     for relative, reason in listing.skipped_links:

@@ -114,7 +114,7 @@ def test_fit_resumes_from_the_last_finished_epoch_and_removes_the_checkpoint(tmp
     assert started == [2, 3, 4]  # Epochs 1-2 were restored, not rerun.
     assert len(history["loss"]) == 5 and len(history["val_loss"]) == 5
     assert history["loss"][:2] == saved_history["loss"]
-    assert not os.path.exists(checkpoint)
+    assert not os.path.exists(checkpoint) and os.path.isdir(tmp_path)  # An explicit folder's parent stays.
     assert model.predict(next(iter(_data()))[0], verbose=0).shape == (8, 2)
 
 
@@ -131,3 +131,23 @@ def test_fit_inside_a_scope_writes_tensorboard_and_progress(tmp_path):
     assert record["state"] == progress.FINISHED and record["done"] == record["total"] == 8
     assert record["unit"] == "step" and record["execution_id"] == "9"
     assert not os.path.exists(scope.checkpoint_dir("fit-00-training"))
+    assert not os.path.exists(scope.resume_root)  # Emptied scope folders go too.
+    assert os.path.isdir(os.path.dirname(scope.resume_root))
+
+
+def test_standard_callbacks_resume_a_plain_model_fit(tmp_path):
+    """What detection/segmentation/contrastive use around their own `model.fit`."""
+    checkpoint = str(tmp_path / "checkpoint")
+
+    def train(extra):
+        model = _build()
+        model.compile(keras.optimizers.Adam(0.01), "categorical_crossentropy")
+        callbacks, resumable = trainer.standard_callbacks(3, "detection training", checkpoint_dir=checkpoint, log_dir="")
+        fitted = model.fit(_data(), epochs=3, callbacks=callbacks + extra, verbose=0)
+        return trainer.fitted_history(fitted, resumable), resumable
+
+    with pytest.raises(KeyboardInterrupt):
+        train([_KillAfter(1)])
+    history, resumable = train([])
+    assert resumable.resumed_from_epoch == 1 and len(history["loss"]) == 3
+    assert not os.path.exists(checkpoint)

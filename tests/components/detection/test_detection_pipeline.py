@@ -10,11 +10,14 @@ from augment_ops.options import AugmentOptions
 from augment_ops.policy import Policy
 from components.common import model_io
 from components.evaluation.spec import EvaluationConfig
-from components.training import detection, task_export
+from components.training import task_export
 from components.training.spec import TrainingConfig
 from components.types import examples_io
 from tests.components.detection import pipeline_steps as steps
 from tests.support.shapes import write_shape_detection_examples
+
+# Each module trains a real detector (~1-2 min on a shared CPU): end-to-end, so behind the slow marker.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -77,21 +80,22 @@ def test_evaluation_scores_coco_map_and_blesses_on_map_50(trained, tmp_path):
     assert os.path.exists(os.path.join(refused.uri, "NOT_BLESSED"))
 
 
-def test_perfect_head_outputs_decode_to_the_ground_truth_boxes():
-    """Known answer: the label encoder's own targets, fed back as head outputs, decode to the boxes."""
-    plan = detection.AnchorPlan(min_level=3, max_level=4, anchor_size=3.0, aspect_ratios=(0.5, 1.0, 2.0))
-    model = detection.build_detector(2, (64, 64, 3), plan, seed=0)
-    truth = np.array([[[0.1, 0.2, 0.45, 0.5], [0.5, 0.55, 0.95, 0.9]]], np.float32)
-    labels = np.array([[0, 1]], np.int32)
-    images = tf.zeros([1, 64, 64, 3])
-    library = detection.to_library_boxes(tf.constant(truth), tf.constant(labels), (64, 64))
-    box_targets, class_targets = model.label_encoder(images=images, gt_boxes=library["boxes"], gt_classes=library["labels"])
-    positive = class_targets[..., None] >= 0  # [1, A, 1]
-    hot = tf.one_hot(tf.cast(tf.maximum(class_targets, 0), tf.int32), 2) * tf.cast(positive, tf.float32)
-    logits = tf.where(hot > 0, 8.0, -8.0)
-    decoded = task_export.decode_detections(model, images, {"bbox_regression": box_targets, "cls_logits": logits})
-    count = int(decoded["num_detections"][0])
-    assert count == 2
-    order = np.argsort(decoded["classes"][0, :count].numpy())
-    np.testing.assert_allclose(decoded["boxes"][0, :count].numpy()[order], truth[0], atol=1e-3)
-    np.testing.assert_array_equal(decoded["classes"][0, :count].numpy()[order], [0, 1])
+def test_detector_fits_a_small_training_set():
+    """Training and serving decode agree: 16 scenes of squares fitted for 80 steps score high on themselves.
+
+    Guards the box coder: with keras-hub's default variance of 1, the same run scores mAP@.5 ~0.09.
+    """
+    from components.evaluation import detection_metrics
+    from components.training import detection, trainer
+    from tests.support.shapes import shape_detection_set
+
+    images, boxes, labels = shape_detection_set(16, "square", size=64, seed=0)
+    model = detection.build_detector(1, (64, 64, 3), detection.plan_anchors(boxes, labels, (64, 64)), seed=0)
+    config = TrainingConfig(epochs=40, batch_size=8, learning_rate=2e-3, schedule="constant", verbose=0)
+    model.compile(optimizer=trainer.make_optimizer(config, 80))
+    model.fit(detection.training_dataset(images, boxes, labels, 8, seed=0), epochs=40, verbose=0)
+    found = task_export.detect(model, images)
+    result = detection_metrics.coco_detection_metrics(
+        boxes, labels, found["boxes"].numpy(), found["scores"].numpy(), found["classes"].numpy(), (64, 64), ["square"]
+    )
+    assert result["metrics"]["map_50"] > 0.8

@@ -2,6 +2,7 @@
 
 import math
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -54,7 +55,7 @@ def test_memory_probe_runs_a_real_step_and_reads_out_of_memory_errors(tiny_data)
     _, _, data_spec = tiny_data
     loss = trainer.make_loss(data_spec.task)
     build = lambda: models.build_architecture("tiny_cnn", data_spec, (16, 16))  # noqa: E731
-    assert batch_size.memory_probe(build, (16, 16, 1), lambda: tf.keras.optimizers.Adam(1e-3), loss)(8)
+    assert batch_size.memory_probe(build, (16, 16, 1), lambda: keras.optimizers.Adam(1e-3), loss)(8)
 
     def out_of_memory():
         raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape [4096,...]")
@@ -144,8 +145,26 @@ def test_epochs_are_the_best_eval_loss_epoch_with_a_floor():
     assert "epoch 4" in choice.reason
     floored = epochs.choose_epochs([1.0, 1.1, 1.2], min_epochs=3, max_epochs=20, patience=2)
     assert floored.epochs == 3 and floored.best_epoch == 1 and "minimum" in floored.reason
+    decayed = epochs.choose_epochs(losses, 1, 20, 3, learning_rates=[1e-3, 1e-3, 1e-3, 2e-4, 2e-4, 4e-5, 4e-5])
+    assert "cut after epochs [3, 5]" in decayed.reason
+    assert epochs.decay_patience(5) == 2 and epochs.decay_patience(2) == 1
     with pytest.raises(ValueError, match="no finite eval loss"):
         epochs.best_epoch([float("nan"), float("inf")])
+
+
+def test_plateau_decay_cuts_the_rate_at_most_max_cuts_times(tiny_data):
+    _, _, data_spec = tiny_data
+    model = models.build_architecture("tiny_cnn", data_spec, (16, 16))
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="categorical_crossentropy")
+    callback = optimization.PlateauDecay(factor=0.2, patience=2, max_cuts=2)
+    callback.set_model(model)
+    callback.on_train_begin()
+    rates = []
+    for epoch, loss in enumerate([1.0, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99, 1.0, 1.1]):
+        logs = {"val_loss": loss}
+        callback.on_epoch_end(epoch, logs)
+        rates.append(logs["learning_rate"])
+    assert rates == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.02, 0.02, 0.004, 0.004, 0.004], rel=1e-5)
 
 
 def test_config_validation_names_the_key():

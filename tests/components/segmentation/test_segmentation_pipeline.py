@@ -16,6 +16,9 @@ from components.types.segmentation_io import load_segmentation_split
 from tests.components.detection import pipeline_steps as steps
 from tests.components.segmentation.scenes import write_segmentation_examples
 
+# Trains a real U-Net (~1-2 min on a shared CPU): end-to-end, so behind the slow marker.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
@@ -71,11 +74,3 @@ def test_evaluation_scores_miou_blesses_and_draws_overlays(trained, tmp_path):
     strict = EvaluationConfig(split="eval", thresholds={"mean_iou": 0.999})
     _, refused = steps.evaluate(str(root / "ex"), str(root / "ds"), trained["model"].uri, str(tmp_path / "s"), strict)
     assert os.path.exists(os.path.join(refused.uri, "NOT_BLESSED"))
-
-
-def test_mixing_policies_are_refused(tmp_path):
-    from components.training import task_training
-
-    policy = steps.write_policy(str(tmp_path / "p"), Policy.from_ops([("mixup", 0.5, 1.0)]))
-    with pytest.raises(ValueError, match="mixes images"):
-        task_training.read_task_policy(policy.uri)

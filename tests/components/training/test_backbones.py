@@ -150,3 +150,49 @@ def test_config_checks_pretrained_weights_and_fine_tune_options():
     )
     assert config.fine_tune.warmup_epochs == 2
     assert config_json.config_from_json(TrainingConfig, config_json.config_to_json(config)) == config
+
+
+def test_keras_applications_imagenet_file_format_loads_for_gray_input(tmp_path):
+    """The legacy H5 layout of keras.applications' `*_notop.h5` ImageNet files (written here, not downloaded)."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    keras.utils.set_random_seed(5)
+    imagenet_like = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(224, 224, 3), include_preprocessing=True
+    )
+    path = str(tmp_path / "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5")
+    with h5py.File(path, "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, imagenet_like)
+    target = models.build_architecture("mobilenet_v3_small", _data_spec(1, num_classes=10), (28, 28))
+    backbones.load_pretrained_weights(target, path)
+    _assert_same(_backbone_weights(target), [keras.ops.convert_to_numpy(w) for w in imagenet_like.weights])
+
+
+def test_pretrained_weights_from_a_remote_filesystem_path(tmp_path):
+    """gs:// and other tf.io.gfile URIs are copied to local scratch (ram:// stands in for gs:// here)."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(6)
+    source = models.build_architecture("mobilenet_v3_small", _data_spec(1), (28, 28))
+    local = str(tmp_path / "source.weights.h5")
+    backbones.save_backbone_weights(source, local)
+    remote = "ram://pretrained/source.weights.h5"
+    tf.io.gfile.makedirs("ram://pretrained")
+    tf.io.gfile.copy(local, remote, overwrite=True)
+    keras.utils.set_random_seed(7)
+    target = models.build_architecture("mobilenet_v3_small", _data_spec(1), (28, 28))
+    backbones.load_pretrained_weights(target, remote)
+    _assert_same(_backbone_weights(target), _backbone_weights(source))
+
+
+def test_batch_norm_momentum_suits_short_trainings(tmp_path):
+    """MobileNetV3 ships momentum 0.999; the backbone uses 0.9 (kept through save and load)."""
+    model = models.build_architecture("mobilenet_v3_small", _data_spec(1), (28, 28))
+    norms = [layer for layer in backbones.find_backbone(model).layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(layer.momentum == backbones.BATCH_NORM_MOMENTUM for layer in norms)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = backbones.find_backbone(keras.saving.load_model(path))
+    assert all(layer.momentum == backbones.BATCH_NORM_MOMENTUM for layer in loaded.layers
+               if isinstance(layer, keras.layers.BatchNormalization))

@@ -110,3 +110,13 @@ def test_profile_from_data_spec_counts_splits_and_classes():
     assert (result.labeled, result.min_per_class, result.unlabeled, result.eval_images) == (30, 10, 300, 8)
     assert result.unlabeled_ratio == 10.0 and result.width == 48
     assert result.to_dict()["accuracy_resolution_pp"] > 20  # 8 eval images resolve nothing
+
+
+def test_consistency_schedule_is_sized_in_steps_from_the_pool_and_budget():
+    quick = make_plan(profile(), {}, "quick").settings("consistency_training")
+    standard = make_plan(profile(), {}, "standard").settings("consistency_training")
+    pool = 500 + 4500
+    assert standard["steps_per_epoch"] == -(-pool // (standard["mu"] * standard["batch_size"]))
+    assert standard["epochs"] * standard["steps_per_epoch"] >= 1500
+    assert quick["epochs"] < standard["epochs"]
+    assert standard["optimizer"] == "adam"  # the short-budget choice the component's pilot supports

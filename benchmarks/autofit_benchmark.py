@@ -1,0 +1,112 @@
+"""Autofit with a `data:`-only config against one plain supervised training, side by side, per seed.
+
+Scenarios (MNIST-5k written as image folders, the way a user's data arrives):
+  few_labels:  the `make demo` layout: 40 labeled train + 10 labeled eval images per class, 3,500 unlabeled,
+               1,000 held-out test images; autofit (budget as given) vs a plain `Training` run on the same
+               labeled images (the fixed chain: `autofit: false`, the planned trainer settings).
+  all_labels:  the same 1,000 test images held out, every other image labeled (no unlabeled split).
+
+Reported per scenario: test accuracy of autofit's champion and of the plain training (mean ± sd over seeds),
+the paired difference, the champion chosen, and autofit's wall time as a ratio to the plain training's (both
+measured in this process, one after the other, on the same machine).
+
+    .venv/bin/python benchmarks/autofit_benchmark.py --seeds 0 1 2 --budget standard
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.common import format_mean_std, mean_std, write_results  # noqa: E402
+
+SCENARIOS = {
+    "few_labels": {"train": 40, "val": 10, "test": 100},
+    "all_labels": {"train": 340, "val": 60, "test": 100},  # 5,000 = 10 x (340 + 60 + 100): nothing unlabeled
+}
+
+
+def run_scenario(name: str, seed: int, budget, work: str) -> Dict[str, object]:
+    from pipelines.autofit import run as autofit_run
+    from pipelines.autofit.plan import plan_training
+    from pipelines.autofit.profile import profile_from_data_spec
+    from pipelines.config import config_from_dict
+    from pipelines.demo import write_semi_supervised_mnist
+
+    data = os.path.join(work, f"{name}-{seed}", "data")
+    shutil.rmtree(os.path.dirname(data), ignore_errors=True)
+    counts = write_semi_supervised_mnist(data, per_class=SCENARIOS[name], seed=seed)
+    base = {"data": {"format": "image_folder", "path": data}, "seed": seed}
+    started = time.time()
+    auto = autofit_run.run(config_from_dict(dict(base, pipeline_name=f"auto-{name}", budget=budget,
+                                                 run_dir=os.path.join(work, f"{name}-{seed}", "autofit"))),
+                           echo=lambda line: print(f"[{name} seed {seed}] {line}"))
+    autofit_seconds = time.time() - started
+    # The plain model: the same planned trainer settings, no other technique (what a user gets by hand).
+    from pipelines import lineage as lineage_lib
+    from components.types.data_spec import read_data_spec
+
+    auto_dir = os.path.join(work, f"{name}-{seed}", "autofit")
+    spec = read_data_spec(lineage_lib.find_output(lineage_lib.read_lineage(auto_dir), "DataTranslation",
+                                                  "data_spec").uri)
+    planned, _ = plan_training(profile_from_data_spec(spec), {})
+    started = time.time()
+    plain = autofit_run.run(config_from_dict(dict(base, pipeline_name=f"plain-{name}", autofit=False,
+                                                  training=dict(planned, seed=seed),
+                                                  run_dir=os.path.join(work, f"{name}-{seed}", "plain"))),
+                            echo=lambda line: None)
+    plain_seconds = time.time() - started
+    return {
+        "scenario": name, "seed": seed, "counts": counts,
+        "autofit_test_accuracy": auto["evaluation"]["metrics"]["accuracy"],
+        "plain_test_accuracy": plain["evaluation"]["metrics"]["accuracy"],
+        "champion": auto["champion"],
+        "decisions": [(d["candidate"], d["kept"], d["reason"]) for d in (auto["selection"] or {}).get("decisions", [])],
+        "autofit_seconds": round(autofit_seconds, 1), "plain_seconds": round(plain_seconds, 1),
+        "time_ratio": round(autofit_seconds / max(plain_seconds, 1e-6), 2),
+        "blessed": auto["evaluation"]["blessed"],
+    }
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--budget", default="standard")
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
+    parser.add_argument("--name", default="autofit")
+    args = parser.parse_args(argv)
+    budget = float(args.budget) if args.budget.replace(".", "", 1).isdigit() else args.budget
+    work = tempfile.mkdtemp(prefix="autofit-bench-")
+    rows = []
+    for scenario in args.scenarios:
+        for seed in args.seeds:
+            rows.append(run_scenario(scenario, seed, budget, work))
+            print(rows[-1])
+    table, payload = [], {"budget": args.budget, "seeds": args.seeds, "runs": rows}
+    for scenario in args.scenarios:
+        mine = [row for row in rows if row["scenario"] == scenario]
+        auto = mean_std(row["autofit_test_accuracy"] for row in mine)
+        plain = mean_std(row["plain_test_accuracy"] for row in mine)
+        delta = mean_std(row["autofit_test_accuracy"] - row["plain_test_accuracy"] for row in mine)
+        ratio = mean_std(row["time_ratio"] for row in mine)
+        champions = ", ".join(sorted({row["champion"] for row in mine}))
+        payload[scenario] = {"autofit": auto, "plain": plain, "delta": delta, "time_ratio": ratio}
+        table.append([scenario, len(mine), format_mean_std(auto), format_mean_std(plain), format_mean_std(delta),
+                      champions, f"{ratio['mean']:.2f}x"])
+    notes = [f"budget {args.budget}; test = 1,000 held-out images never used for a decision; CPU, 2 cores",
+             "plain = Training alone with autofit's planned trainer settings (autofit: false)"]
+    write_results(args.name, payload, table, ["scenario", "seeds", "autofit test acc %", "plain test acc %",
+                                             "Δ pp", "champion(s)", "time vs plain"], notes)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
