@@ -15,6 +15,7 @@ images next to the Keras model: max |p diff|, accuracy delta, file size.
     python benchmarks/backbones_benchmark.py --part timing   # -> results/backbones.{json,md}
     python benchmarks/backbones_benchmark.py --part export   # -> results/export.{json,md}
     python benchmarks/backbones_benchmark.py --part transfer # -> results/backbones_transfer.{json,md}
+    python benchmarks/backbones_benchmark.py --part convnext_depthwise  # prints ms/image, both variants
 
 Part `transfer`: the fine-tuning schedule from locally saved weights:
 pretrain on digits 0-4, fine-tune on 200 labels of digits 5-9, vs scratch.
@@ -51,14 +52,17 @@ def _data_spec(num_classes: int = 10, channels: int = 1):
     )
 
 
-def time_train_step(name: str, size: int, batch: int, steps: int) -> Dict[str, float]:
+def time_train_step(name: str, size: int, batch: int, steps: int, depthwise: bool = False) -> Dict[str, float]:
+    """With `depthwise`, grouped convs are rewritten as DepthwiseConv2D first (surgery.grouped_conv_to_depthwise)."""
     import keras
 
-    from components.training import models
+    from components.training import models, surgery
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     model = models.build_architecture(name, _data_spec(), (size, size))
+    if depthwise:
+        model = surgery.grouped_conv_to_depthwise(model)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
     rng = np.random.default_rng(0)
     images = rng.uniform(size=(batch, size, size, 1)).astype("float32")
@@ -82,33 +86,43 @@ def time_train_step(name: str, size: int, batch: int, steps: int) -> Dict[str, f
 
 
 def run_timing(architectures, steps: int) -> None:
-    rows, payload = [], {"architectures": {}}
+    payload = {"architectures": {}}
     for name in architectures:
         entry = {}
         for size, batch in SIZES:
             entry[str(size)] = time_train_step(name, size, batch, steps)
             print(name, size, entry[str(size)], flush=True)
         payload["architectures"][name] = entry
+    payload["steps"] = steps
+    write_timing(payload)
+
+
+def write_timing(payload) -> None:
+    """backbones.{json,md} from `{"architectures": {name: {"32": row, "224": row}}, "steps": n}`."""
     entries = payload["architectures"]
     baseline = entries.get("small_cnn") or next(iter(entries.values()))
+    rows = []
     for name, entry in entries.items():
         rows.append([
             name,
-            f"{entry['32']['parameters'] / 1e6:.2f}M",
+            f"{entry['32']['parameters']:,}",
             f"{entry['32']['ms_per_image']:.2f}",
             f"{entry['224']['ms_per_image']:.1f}",
-            f"{entry['224']['ms_per_image'] / baseline['224']['ms_per_image']:.1f}x",
+            f"{entry['224']['ms_per_image'] / baseline['224']['ms_per_image']:.2f}x",
         ])
-    payload["steps"] = steps
     common.write_results(
         "backbones", payload, rows,
-        ["architecture", "params (10 classes)", "train ms/image 32 px (batch 32)", "train ms/image 224 px (batch 8)",
-         "224 px time vs small_cnn"],
+        ["architecture", "parameters (10 classes)", "train ms/image 32 px (batch 32)",
+         "train ms/image 224 px (batch 8)", "224 px time vs small_cnn"],
         notes=[
             "Random init, 1-channel input (repeated to RGB inside the backbone models), 10-class head, Adam.",
             "Library backbones run at 32 px minimum: 28-31 px inputs are upsampled inside the model.",
-            f"Median of {steps} timed steps after a first (tracing) step; CPU shared with other jobs "
-            "(2 cores, 8 agents), so read the rows as ratios within this run.",
+            f"Median of {payload['steps']} timed steps after a first (tracing) step; CPU shared with other jobs "
+            "(2 cores, load average ~15 during the run), so read the rows as ratios within this run.",
+            "convnext_tiny: Keras' TensorFlow backend runs its depthwise Conv2D(groups=C) on the CPU as nested XLA "
+            "functions, hence its outsized CPU time; surgery.grouped_conv_to_depthwise computes the same function "
+            "with plain DepthwiseConv2D (export applies it).",
+            *payload.get("extra_notes", []),
         ],
     )
 
@@ -238,7 +252,7 @@ def run_transfer(architecture: str, seeds, source_size: int, target_size: int, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("timing", "export", "transfer"), required=True)
+    parser.add_argument("--part", choices=("timing", "export", "transfer", "convnext_depthwise"), required=True)
     parser.add_argument("--architectures", nargs="*")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
@@ -246,7 +260,11 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=3000)
     parser.add_argument("--append", action="store_true", help="keep other architectures' runs in export.json")
     args = parser.parse_args()
-    if args.part == "transfer":
+    if args.part == "convnext_depthwise":  # Side by side: ConvNeXt as built vs its depthwise rewrite, 32 px.
+        for depthwise in (False, True):
+            print("depthwise_rewrite" if depthwise else "grouped_conv_xla",
+                  time_train_step("convnext_tiny", 32, 32, args.steps, depthwise), flush=True)
+    elif args.part == "transfer":
         architecture = (args.architectures or ["mobilenet_v3_small"])[0]
         run_transfer(architecture, args.seeds, 1500, 200, args.epochs + 1, args.epochs * 3, 2)
     elif args.part == "timing":

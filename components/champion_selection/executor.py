@@ -87,6 +87,8 @@ def summary_lines(payload: Dict[str, Any]) -> List[str]:
     lines = [f"# Champion selection on the {payload['split']} split", ""]
     if payload.get("metric"):
         lines += [f"| candidate | {payload['metric']} | {int(100 * payload['confidence'])}% interval |", "|---|---|---|"]
+        lines.insert(1, f"Kept only when the one-sided {int(100 * payload['confidence'])}% paired bootstrap lower "
+                        "bound of the difference is above zero; differences show [lower, upper] bounds.")
         for c in payload["candidates"]:
             lines.append(f"| {c['name']} | {c['metric']:.4f} | [{c['interval'][0]:.4f}, {c['interval'][1]:.4f}] |")
         lines.append("")

@@ -5,8 +5,13 @@ next candidate replaces it only when the lower end of the paired bootstrap
 interval of its score difference is above zero, i.e. it is better beyond the
 noise of this eval split. Pairing (the same resampled images for both models)
 removes the images' own difficulty from the noise, so small eval splits still
-resolve real gains. Each comparison is a two-sided 95% interval (a 2.5% chance
-per comparison of keeping a candidate that is not better).
+resolve real gains.
+
+The question is directional (is the more complex candidate better?), so the
+rule is a one-sided bound: at `confidence` 0.95 the candidate is kept when the
+5% quantile of the bootstrap mean difference is above zero (a 5% chance per
+comparison of keeping a candidate that is not better). The reported interval
+is the matching two-sided one, [5%, 95%] quantiles.
 """
 
 from __future__ import annotations
@@ -27,13 +32,14 @@ def per_example_scores(labels: np.ndarray, probabilities: np.ndarray, task: str)
 def paired_bootstrap(
     baseline: np.ndarray, candidate: np.ndarray, num_resamples: int = 2000, seed: int = 0, confidence: float = 0.95
 ) -> Dict[str, float]:
-    """Mean of candidate - baseline per-example scores with a percentile bootstrap interval.
+    """Mean of candidate - baseline per-example scores with its one-sided bootstrap bound.
 
     Args:
       baseline, candidate: `[N]` per-example scores on the same examples, same order.
 
     Returns:
-      {"delta", "low", "high"}.
+      {"delta", "low", "high"}: low = the one-sided `confidence` lower bound (the (1 - confidence) quantile),
+      high = the matching upper one.
     """
     baseline, candidate = np.asarray(baseline, np.float64), np.asarray(candidate, np.float64)
     if baseline.shape != candidate.shape or baseline.ndim != 1 or len(baseline) == 0:
@@ -42,7 +48,7 @@ def paired_bootstrap(
     rng = np.random.default_rng(seed)
     indices = rng.integers(0, len(differences), size=(num_resamples, len(differences)))
     means = differences[indices].mean(axis=1)
-    tail = (1.0 - confidence) / 2
+    tail = 1.0 - confidence  # one-sided: the lower bound is the (1 - confidence) quantile
     return {
         "delta": float(differences.mean()),
         "low": float(np.quantile(means, tail)),
@@ -51,7 +57,7 @@ def paired_bootstrap(
 
 
 def score_interval(scores: np.ndarray, num_resamples: int = 2000, seed: int = 0, confidence: float = 0.95):
-    """(low, high) percentile bootstrap interval of a mean score."""
+    """(low, high) two-sided percentile bootstrap interval of a mean score at `confidence`."""
     scores = np.asarray(scores, np.float64)
     rng = np.random.default_rng(seed)
     means = scores[rng.integers(0, len(scores), size=(num_resamples, len(scores)))].mean(axis=1)

@@ -36,7 +36,8 @@ class SelectionConfig:
       candidate_names: names of the wired candidates, simplest first (candidate_0 first).
       split: the held-out split every candidate is scored on (the same images for all).
       num_resamples: paired bootstrap resamples.
-      confidence: two-sided interval level; a candidate is kept when the interval's low end is > 0.
+      confidence: one-sided level; a candidate is kept when the paired bootstrap lower bound of its score
+        difference at this level is > 0 (each candidate's own score interval is two-sided at this level).
       seed: seed of the resampling.
       batch_size: prediction batch size.
     """

@@ -53,6 +53,9 @@ def trusted_code_path(model_uri: str) -> str:
 
 # Modules whose custom Keras layers can appear in a saved model. Keras finds a layer
 # only after its module registered it, and a component on a cluster runs in a fresh process.
+# Detection/segmentation artifacts carry this file; their models use keras-hub layers (a slow import).
+TASK_MODEL_FILE_NAME = "task_model.json"
+DETECTION_LAYER_MODULE = "components.training.detection_layers"
 CUSTOM_LAYER_MODULES = (
     "augment_ops.layers",
     "components.calibration.layers",
@@ -102,6 +105,8 @@ def load_model(model_uri: str) -> keras.Model:
     carries the trusted-code marker written by Training with trust_module_code on.
     """
     register_custom_layers()
+    if tf.io.gfile.exists(os.path.join(model_uri, TASK_MODEL_FILE_NAME)):
+        importlib.import_module(DETECTION_LAYER_MODULE)  # keras-hub layers: imported only for such models
     path = keras_path(model_uri)
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"Model artifact at {model_uri} has no {KERAS_FILE_NAME}.")
@@ -111,12 +116,26 @@ def load_model(model_uri: str) -> keras.Model:
     return keras.saving.load_model(path, compile=False, safe_mode=not trusted)
 
 
-def export_serving(model: keras.Model, export_dir: str) -> None:
-    """Writes a SavedModel with an image signature and a tf.Example signature."""
-    height, width, channels = model.input_shape[1:4]
+def classify(model: keras.Model, images: tf.Tensor) -> Dict[str, tf.Tensor]:
+    """The classifier signature's outputs: the model's probabilities."""
+    return {"probabilities": model(images, training=False)}
+
+
+def export_serving(model: keras.Model, export_dir: str, infer=classify, image_size=None, channels=None) -> None:
+    """Writes a SavedModel with an image signature and a tf.Example signature.
+
+    Args:
+      infer: `(model, images [B,H,W,C] float in [0,1]) -> dict of outputs`, the same for both signatures
+        (detection and segmentation pass their post-processing here).
+      image_size, channels: the serving input; default the model's own input shape.
+    """
+    height, width, model_channels = model.input_shape[1:4]
+    if image_size is not None:
+        height, width = int(image_size[0]), int(image_size[1])
+    channels = int(channels if channels is not None else model_channels)
 
     def serve_images(images):
-        return {"probabilities": model(images, training=False)}
+        return infer(model, images)
 
     def serve_examples(serialized):
         parsed = tf.io.parse_example(serialized, {features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string)})
@@ -125,7 +144,7 @@ def export_serving(model: keras.Model, export_dir: str) -> None:
             parsed[features.IMAGE_ENCODED],
             fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32),
         )
-        return {"probabilities": model(images, training=False)}
+        return infer(model, images)
 
     archive = keras.export.ExportArchive()
     archive.track(model)

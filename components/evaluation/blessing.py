@@ -150,8 +150,9 @@ def mean_lower_bound(mean: float, std: float, count: int, confidence: float = DE
 def trivial_baseline_check(stats: Optional[Mapping[str, Any]], confidence: float = DEFAULT_CONFIDENCE) -> Check:
     """Does the model beat the trivial baselines beyond the noise? `stats` from `evaluation.trivial_baselines`."""
     if not stats:
-        return Check(TRIVIAL, TRIVIAL, False, "trivial-baseline statistics are missing, so the model cannot be "
-                     "shown to beat them; check FAILS")
+        return Check(TRIVIAL, TRIVIAL, False, "no trivial baseline is defined for this task (detection and "
+                     "segmentation): set evaluation.thresholds, e.g. {map_50: 0.5} or {mean_iou: 0.5}, to bless a "
+                     "model; check FAILS")
     level = f"{100 * confidence:g}%"
     if stats.get("task") == "multilabel":
         count = int(stats["num_examples"])

@@ -274,7 +274,6 @@ def export_formats(
                 written = handle.read()
             runner = OnnxRunner(written) if name == ONNX else TFLiteRunner(written)
             size = len(written)
-        # TFLite and ONNX runtimes are checked at a fixed batch: resizing per remainder batch is slow for int8.
         result = parity(reference, predict_batches(runner, check_images, batch_size), check_labels, task)
         result.update({"file": FILE_NAMES[name], "size_bytes": int(size)})
         logger.info("export: %s parity %s", name, {key: value for key, value in result.items() if key != "file"})

@@ -93,6 +93,8 @@ class TrainingConfig:
     # Drop-in architecture changes applied after building (components/training/surgery.py): any of
     # blur_pool, group_norm, silu | gelu, stochastic_depth.
     architecture_changes: Tuple[str, ...] = ()
+    # Detection: a local keras-hub preset directory of the RetinaNet image encoder (components/training/detection.py).
+    backbone_preset: Optional[str] = None
 
     def __post_init__(self):
         if self.module_file is None and not self.architecture:

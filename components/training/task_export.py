@@ -36,7 +36,6 @@ from augment_ops import box_formats
 from components.common import model_io
 from components.common.artifact_io import write_json
 from components.types import features
-from components.types.examples_io import decode_image
 
 logger = logging.getLogger(__name__)
 
@@ -148,28 +147,7 @@ def export_task_serving(model: keras.Model, export_dir: str, task: str, image_si
     """SavedModel with `serving_default` (float images) and `serve_examples` (serialized tf.Examples)."""
     if task not in INFERENCE:
         raise ValueError(f"export_task_serving exports {sorted(INFERENCE)} models; got task {task!r}.")
-    infer = INFERENCE[task]
-    height, width = int(image_size[0]), int(image_size[1])
-
-    def serve_images(images):
-        return infer(model, images)
-
-    def serve_examples(serialized):
-        parsed = tf.io.parse_example(serialized, {features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string)})
-        images = tf.map_fn(
-            lambda encoded: decode_image(encoded, channels, (height, width)),
-            parsed[features.IMAGE_ENCODED],
-            fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32),
-        )
-        return infer(model, images)
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(
-        "serving_default", serve_images, input_signature=[tf.TensorSpec([None, height, width, channels], tf.float32)]
-    )
-    archive.add_endpoint("serve_examples", serve_examples, input_signature=[tf.TensorSpec([None], tf.string)])
-    archive.write_out(export_dir, verbose=False)
+    model_io.export_serving(model, export_dir, infer=INFERENCE[task], image_size=image_size, channels=channels)
 
 
 def save_task_model_artifact(

@@ -9,7 +9,7 @@ the same as for classification:
   config (TrainingConfig)             epochs, batch_size, learning_rate,
                                       schedule, optimizer, seed, image_size,
                                       steps_per_epoch, verbose, module_file;
-                                      `backbone_preset` when the config has it
+                                      `backbone_preset` (a local preset directory)
 The output Model artifact has the usual layout plus `task_model.json`
 (anchor plan, image size, per-class eval scores); its held-out metrics are
 MLMD custom properties (eval_map, eval_map_50, ... / eval_mean_iou, ...).
@@ -94,7 +94,7 @@ def train_task_model(
     if data_spec.task == features.TASK_DETECTION:
         model, history, metrics, details = detection.train_detector(
             examples_uri, data_spec, config, policy, options,
-            backbone_preset=getattr(config, "backbone_preset", None), build_model=builder,
+            backbone_preset=config.backbone_preset, build_model=builder,
         )
     elif data_spec.task == features.TASK_SEGMENTATION:
         model, history, metrics, details = segmentation.train_segmenter(

@@ -176,6 +176,9 @@ class SoftTargetModel(keras.Model):
         self.mixing_seed = int(seed)
         self.class_weight_values = None if class_weights is None else [float(v) for v in class_weights]
         self.target_fn = target_fn
+        # The wrapper has no weights of its own: built when the wrapped model is (Keras' BackupAndRestore,
+        # used to resume after a kill, refuses to restore into an unbuilt model).
+        self.built = bool(model.built)
 
     def call(self, inputs, training=False):
         return self.inner(inputs, training=training)

@@ -247,8 +247,13 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
                                   config=section_settings("calibration", config, plan, {}))
         nodes.append(calibration)
         champion = calibration.outputs["calibrated_model"]
-    nodes.append(Evaluation(examples=examples, data_spec=data_spec, model=champion,
-                            config=EvaluationConfig.from_dict(config.evaluation)))
+    evaluation = Evaluation(examples=examples, data_spec=data_spec, model=champion,
+                            config=EvaluationConfig.from_dict(config.evaluation))
+    nodes.append(evaluation)
+    if config.output is not None:
+        from components.export.component import Export
+
+        nodes.append(Export(model=champion, examples=examples, data_spec=data_spec, config=config.output))
     nodes += after_champion(config, plan, examples, data_spec, champion)
     return nodes
 

@@ -117,6 +117,9 @@ def run(config: RunConfig, runner: str = "local", enable_cache: Optional[bool] =
         write_plan(plan, config.run_dir)
         for line in plan.lines():
             echo(line)
+    if config.data.get("task") in ("detection", "segmentation") and not config.evaluation.get("thresholds"):
+        echo(f"autofit: note: {config.data['task']} has no trivial baseline to beat, so without "
+             "evaluation.thresholds (e.g. {map_50: 0.5} or {mean_iou: 0.5}) the model will not be blessed.")
     run_pipeline(config, runner=runner, enable_cache=enable_cache, plan=plan)
     summary = summarize(config, time.time() - started)
     for line in summary_lines(summary):

@@ -164,10 +164,12 @@ def test_cli_submits_to_kubeflow_and_exits_1_when_the_waited_run_fails(package, 
 
 def test_cli_compiles_the_config_when_no_package_is_given(compiled_tiny, loopback_only, monkeypatch, tmp_path):
     config_path = tmp_path / "pipeline.yaml"
-    config_path.write_text("pipeline_name: tiny-autofit\nrun_dir: gs://autofit-test-bucket/run\ndata: {path: gs://b/d}\n")
+    config_path.write_text("pipeline_name: tiny-autofit\nrun_dir: gs://autofit-test-bucket/run\n"
+                           "data: {format: image_folder, path: gs://b/d}\n")
     compiled_with = []
 
-    def compile_pipeline(config, output_path, target):
+    def compile_pipeline(config, output_path, target, plan=None):
+        assert plan is None  # data on gs:// cannot be profiled from the submitting machine: the fixed chain
         compiled_with.append((config, target))
         with open(output_path, "w") as handle:
             json.dump(compiled_tiny, handle)

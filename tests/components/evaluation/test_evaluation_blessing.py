@@ -97,7 +97,8 @@ def test_without_baseline_change_checks_are_skipped_but_thresholds_apply():
 def test_without_thresholds_nothing_is_blessed_by_default():
     decision = _decide({"accuracy": 0.1})
     assert not decision.blessed and decision.rule == blessing.RULE_TRIVIAL
-    assert "trivial-baseline statistics are missing" in decision.reasons
+    assert "no trivial baseline is defined for this task" in decision.reasons
+    assert "set evaluation.thresholds" in decision.reasons
     opted_out = blessing.decide_blessing({"accuracy": 0.1}, {}, {}, beat_trivial_baselines=False)
     assert opted_out.blessed and opted_out.checks == () and opted_out.rule == blessing.RULE_NONE
     assert "blessed by default" in opted_out.reasons
