@@ -141,15 +141,17 @@ class FineTuneSchedule(keras.callbacks.Callback):
         logger.info("fine_tune: backbone frozen for %d warm-up epoch(s)", self.config.warmup_epochs)
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch != self.config.warmup_epochs or self.unfrozen_at_epoch is not None:
+        # `>=`, not `==`: a run resumed after a kill (components.common.resume) may start past the warm-up.
+        if epoch < self.config.warmup_epochs or self.unfrozen_at_epoch is not None:
             return
         set_backbone_trainable(self._backbone, True, self.config.keep_batch_norm_frozen)
         optimizer = self.model.optimizer
         factor = self.config.unfreeze_learning_rate_factor
         current = optimizer._learning_rate  # The schedule or variable the optimizer was built with.
+        resumed_past_switch = epoch > self.config.warmup_epochs
         if isinstance(current, keras.optimizers.schedules.LearningRateSchedule):
-            optimizer.learning_rate = ScaledSchedule(current, factor)
-        else:
+            optimizer.learning_rate = ScaledSchedule(current, factor)  # schedules are code: scale again
+        elif not resumed_past_switch:  # a constant rate lives in the optimizer state a resume restores, scaled
             optimizer.learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate)) * factor
         self.model.make_train_function(force=True)
         self.unfrozen_at_epoch = epoch

@@ -98,7 +98,9 @@ class Plan:
         """The plan as people read it: one line per technique."""
         out = [f"autofit plan (budget {self.budget}: ~{self.estimated_cost:.1f} of {self.budget_multiple:g} units; "
                "a unit = one training on all the images):"]
-        out.append("  training: " + ", ".join(f"{k}={v}" for k, v in self.training.items()))
+        learned = " (OptimizationParams learns batch size, learning rate and epochs for Training)" \
+            if self.includes("optimization") else ""
+        out.append("  training: " + ", ".join(f"{k}={v}" for k, v in self.training.items()) + learned)
         for key, reason in self.training_reasons.items():
             out.append(f"    {key}: {reason}")
         for d in self.techniques:

@@ -124,3 +124,20 @@ def test_training_loads_pretrained_backbone_and_keeps_it_frozen_in_warmup(tmp_pa
     assert len(saved) == len(trained) > 100
     for before, after in zip(saved, trained):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(after), keras.ops.convert_to_numpy(before))
+
+
+def test_a_run_resumed_past_the_warmup_unfreezes_without_rescaling_a_restored_rate():
+    """After a kill, fit restarts at a later epoch (initial_epoch): the switch must still happen, once."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(16, 8, 8, 1)).astype("float32")
+    labels = keras.ops.convert_to_numpy(keras.ops.one_hot(rng.integers(0, 2, 16), 2))
+    model = _toy_model()
+    model.compile(optimizer=keras.optimizers.Adam(0.001), loss="categorical_crossentropy")  # already scaled
+    config = fine_tuning.FineTuneConfig(warmup_epochs=1, unfreeze_learning_rate_factor=0.1)
+    callbacks = fine_tuning.schedule_callbacks(config, 4)
+    before = keras.ops.convert_to_numpy(model.get_layer("backbone").get_layer("conv").kernel).copy()
+    model.fit(images, labels, batch_size=8, epochs=4, initial_epoch=2, callbacks=callbacks, verbose=0)
+    assert callbacks[0].unfrozen_at_epoch == 2
+    assert not np.allclose(keras.ops.convert_to_numpy(model.get_layer("backbone").get_layer("conv").kernel), before)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(0.001)

@@ -48,3 +48,19 @@ def test_autofit_pipeline_compiles_for_kubeflow_with_the_condition(tmp_path):
     assert {"DataTranslation", "AutofitPlan", "Training", "NoisyStudent", "ChampionSelection", "Evaluation"} <= set(tasks)
     gated = json.dumps(tasks["NoisyStudentRound2"])
     assert "beat_teacher" in gated and "triggerPolicy" in gated
+
+
+def test_every_technique_section_reaches_the_pipeline(tmp_path):
+    (tmp_path / "night" / "unlabeled").mkdir(parents=True)
+    config = config_for(tmp_path, autofit=False, optimization={}, label_smoothing=True, gan={}, style_transfer={},
+                        contrastive={}, consistency_training={}, noisy_student={}, self_distillation=True,
+                        ensemble={}, calibration={}, distillation={}, output={"formats": ["saved_model"]},
+                        data_validation={},
+                        domain_adaptation={"target": {"format": "image_folder", "path": str(tmp_path / "night")}})
+    ids = [node.id for node in create_components(config)]
+    for component in ("OptimizationParams", "TrainingLabelSmoothing", "GanSynthesis", "StyleTransferSynthesis",
+                      "BlendSearch", "TrainingSynthetic", "Contrastive", "TrainingContrastive", "ConsistencyTraining",
+                      "NoisyStudent", "SelfDistillation", "Ensemble", "ChampionSelection", "Calibration", "Evaluation",
+                      "Export", "Distillation", "EvaluationDistilled", "TargetDataTranslation", "DomainAdaptation",
+                      "StatisticsGen", "ExampleValidator"):
+        assert component in ids, component

@@ -74,3 +74,24 @@ def test_selection_compares_candidates_and_records_the_champion(finished):
     assert evaluated and evaluation is not None
     assert any(line.startswith("champion: ") for line in lines)
     assert any(line.startswith("held-out accuracy (test, 40 images)") for line in lines)
+
+
+def test_a_multilabel_csv_runs_through_autofit_with_sensible_choices(tmp_path):
+    from tests.fixtures.classification_formats import write_csv
+
+    root = tmp_path / "data"
+    root.mkdir()
+    write_csv(str(root), count=120, multilabel=True)
+    config = config_from_dict({
+        "pipeline_name": "tiny-multilabel", "run_dir": str(tmp_path / "run"), "budget": "quick",
+        "data": {"format": "csv", "path": str(root / "labels.csv"), "task": "multilabel", "eval_fraction": 0.25},
+        "training": {"architecture": "tiny_cnn", "epochs": 2, "verbose": 0}, "optimization": False,
+    })
+    lines = []
+    summary = autofit_run.run(config, echo=lines.append)
+    for skipped in ("calibration", "consistency_training", "noisy_student"):
+        assert any(f"] {skipped}: does not apply to multilabel" in line for line in lines), skipped
+    selection = summary["selection"]
+    assert selection["metric"] == "label_accuracy" and selection["champion"] == "Training"
+    assert 0.0 <= selection["candidates"][0]["metric"] <= 1.0
+    assert "hamming_loss" in summary["evaluation"]["metrics"]
