@@ -137,7 +137,8 @@ def summarize(config: RunConfig, seconds: float) -> Dict[str, Any]:
     if "accuracy" in metrics and metrics.get("num_examples") and "accuracy_interval" not in metrics:
         metrics["accuracy_interval"] = list(wilson_interval(metrics["accuracy"], int(metrics["num_examples"])))
     graph = lineage_lib.read_lineage(config.run_dir)
-    selection = lineage_lib.find_output(graph, "ChampionSelection", "selection")
+    ran = {node.component for node in graph.executions}
+    selection = lineage_lib.find_output(graph, "ChampionSelection", "selection") if "ChampionSelection" in ran else None
     decisions = None
     if selection is not None:
         path = os.path.join(selection.uri, "selection.json")

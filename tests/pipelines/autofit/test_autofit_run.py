@@ -95,3 +95,20 @@ def test_a_multilabel_csv_runs_through_autofit_with_sensible_choices(tmp_path):
     assert selection["metric"] == "label_accuracy" and selection["champion"] == "Training"
     assert 0.0 <= selection["candidates"][0]["metric"] <= 1.0
     assert "hamming_loss" in summary["evaluation"]["metrics"]
+
+
+def test_autofit_false_runs_the_fixed_chain_and_still_summarizes(tmp_path):
+    data = str(tmp_path / "data")
+    write_semi_supervised_mnist(data, per_class={"train": 6, "val": 4, "test": 4}, limit=400)
+    config = config_from_dict({
+        "pipeline_name": "tiny-fixed", "run_dir": str(tmp_path / "run"), "autofit": False,
+        "data": {"format": "image_folder", "path": data},
+        "training": {"architecture": "tiny_cnn", "epochs": 1, "verbose": 0},
+    })
+    lines = []
+    summary = autofit_run.run(config, echo=lines.append)
+    assert not any(line.startswith("autofit plan") for line in lines)  # nothing planned
+    assert summary["champion"] == "Training" and summary["selection"] is None
+    graph = lineage_lib.read_lineage(config.run_dir)
+    assert [node.component for node in graph.executions] == ["DataTranslation", "Training", "Evaluation"]
+    assert any(line.startswith("held-out accuracy (test, 40 images)") for line in lines)
