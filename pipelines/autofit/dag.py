@@ -23,7 +23,6 @@ from pipelines import config_schema
 from pipelines.autofit.plan import SECOND_ROUND, Plan
 from pipelines.config import RunConfig
 
-BEAT_TEACHER = "beat_teacher"  # NoisyStudent's model property (components.noisy_student.spec.BEAT_TEACHER)
 # Options shared by the trainer-based sections; each section takes those its config has.
 SHARED_TRAINER_KEYS = ("architecture", "module_file", "image_size", "learning_rate", "optimizer", "schedule",
                        "weight_decay", "trust_module_code")
@@ -208,6 +207,8 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
         if plan.settings("noisy_student").get(SECOND_ROUND) and not config.forced("noisy_student"):
             # Known only at run time: a second round is worth its cost only if the first one beat its teacher.
             from tfx import v1 as tfx
+
+            from components.noisy_student.spec import BEAT_TEACHER
 
             with tfx.dsl.Cond(student.outputs["model"].future()[0].custom_property(BEAT_TEACHER) == 1):
                 second = NoisyStudent(examples=examples, data_spec=data_spec, teacher_model=student.outputs["model"],

@@ -8,9 +8,11 @@ through the AutofitPlan component, into MLMD lineage.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import tempfile
 import time
 from typing import Any, Dict, Optional
 
@@ -79,16 +81,21 @@ def plan_for_compile(config: RunConfig, echo=print) -> Optional[Plan]:
     """
     if not config.autofit:
         return None
-    data_spec = existing_data_spec(config)
-    if data_spec is None and "://" in str(config.data.get("path", "")):
+    if "://" in str(config.data.get("path", "")):
         echo(f"autofit: data at {config.data['path']} cannot be profiled from here; compiling the fixed chain of "
              "the config's sections (run `autofit run` on a local copy to plan, or set autofit: false).")
         return None
+    local = config
+    if "://" in config.run_dir:  # a cluster pipeline root (gs://): profile in a local folder instead
+        local = dataclasses.replace(config, run_dir=os.path.join(tempfile.gettempdir(), "autofit-profile",
+                                                                 config.pipeline_name))
+        echo(f"autofit: profiling the data locally under {local.run_dir} (the run directory is remote).")
+    data_spec = existing_data_spec(local)
     if data_spec is None:
         echo("autofit: profiling the data (DataTranslation) to plan the pipeline ...")
-        data_spec = translate_only(config)
+        data_spec = translate_only(local)
     plan = plan_for(config, data_spec)
-    write_plan(plan, config.run_dir)
+    write_plan(plan, local.run_dir)
     for line in plan.lines():
         echo(line)
     return plan
