@@ -148,10 +148,14 @@ def summarize(config: RunConfig, seconds: float) -> Dict[str, Any]:
     selection = lineage_lib.find_output(graph, "ChampionSelection", "selection") if "ChampionSelection" in ran else None
     decisions = None
     if selection is not None:
-        path = os.path.join(selection.uri, "selection.json")
-        if os.path.exists(path):
-            with open(path) as handle:
-                decisions = json.load(handle)
+        import tensorflow as tf
+
+        from components.champion_selection.spec import SELECTION_FILE_NAME
+        from components.common.artifact_io import read_json
+
+        path = os.path.join(selection.uri, SELECTION_FILE_NAME)
+        if tf.io.gfile.exists(path):  # an artifact: through gfile, like every other artifact read
+            decisions = read_json(path)
     summary = {
         "seconds": round(seconds, 1),
         "champion": decisions["champion"] if decisions else "Training",
