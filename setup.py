@@ -11,6 +11,7 @@ setup(
     install_requires=[
         "tfx==1.16.0",
         "kfp==2.5.0",
+        "tensorflow-transform",  # components/transform (pinned in constraints.txt; also a TFX dependency)
         "keras-hub",  # detection: RetinaNet (pinned in constraints.txt)
         "dill",
         "jinja2",  # The run report's HTML template (pipelines/report).

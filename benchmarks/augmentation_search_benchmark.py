@@ -76,13 +76,20 @@ def batches(images: np.ndarray, labels: np.ndarray, seed: int, shuffle: bool, ba
 
 def train_and_test(split: Dict[str, np.ndarray], policy, seed: int, epochs: int):
     """Trains small_cnn with an optional augment_ops policy; returns (test accuracy, seconds)."""
+    from components.common.augmentation import split_policy
+
     config = TrainingConfig(architecture="small_cnn", epochs=epochs, batch_size=64, learning_rate=3e-3, seed=seed, verbose=0)
-    layer = augment_layers.AugmentationLayer(policy, seed=seed) if policy is not None else None
+    layer = mixing = None
+    if policy is not None:  # image ops as a layer, mixup/cutmix on images and soft labels in the step (as Training)
+        parts = split_policy(policy)
+        layer = augment_layers.AugmentationLayer(parts.image, seed=seed) if parts.image is not None else None
+        mixing = parts.mixing
     start = time.perf_counter()
     keras.utils.set_random_seed(seed)
     model, _ = trainer.fit(
         build_model, batches(split["train_x"], split["train_y"], seed, True), None, config, "classification",
-        len(split["train_x"]), augmentation=layer, log_prefix=f"seed {seed}",
+        len(split["train_x"]), augmentation=layer, log_prefix=f"seed {seed}", log_dir="", checkpoint_dir="",
+        mixing_policy=mixing,
     )
     seconds = time.perf_counter() - start
     accuracy = trainer.evaluate(model, batches(split["test_x"], split["test_y"], seed, False), "classification")["accuracy"]

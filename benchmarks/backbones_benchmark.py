@@ -16,9 +16,15 @@ images next to the Keras model: max |p diff|, accuracy delta, file size.
     python benchmarks/backbones_benchmark.py --part export   # -> results/export.{json,md}
     python benchmarks/backbones_benchmark.py --part transfer # -> results/backbones_transfer.{json,md}
     python benchmarks/backbones_benchmark.py --part convnext_depthwise  # prints ms/image, both variants
+    python benchmarks/backbones_benchmark.py --part accuracy --epochs 5  # -> results/backbones_accuracy.{json,md}
 
 Part `transfer`: the fine-tuning schedule from locally saved weights:
 pretrain on digits 0-4, fine-tune on 200 labels of digits 5-9, vs scratch.
+
+Part `accuracy` (benchmarks/backbones_accuracy.py): each architecture
+trained from random init through training.train_classifier at 32 px on
+MNIST-5k; held-out test accuracy, epochs run, wall seconds. The small CNNs
+run `--seeds`, the library backbones `--large-seeds`.
 """
 
 from __future__ import annotations
@@ -252,18 +258,27 @@ def run_transfer(architecture: str, seeds, source_size: int, target_size: int, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("timing", "export", "transfer", "convnext_depthwise"), required=True)
+    parser.add_argument("--part", choices=("timing", "export", "transfer", "convnext_depthwise", "accuracy"),
+                        required=True)
     parser.add_argument("--architectures", nargs="*")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--train-size", type=int, default=3000)
-    parser.add_argument("--append", action="store_true", help="keep other architectures' runs in export.json")
+    parser.add_argument("--large-seeds", type=int, nargs="*", default=[0],
+                        help="part accuracy: seeds of the library backbones (the small CNNs run --seeds)")
+    parser.add_argument("--append", action="store_true",
+                        help="keep other architectures' runs in export.json / backbones_accuracy.json")
     args = parser.parse_args()
     if args.part == "convnext_depthwise":  # Side by side: ConvNeXt as built vs its depthwise rewrite, 32 px.
         for depthwise in (False, True):
             print("depthwise_rewrite" if depthwise else "grouped_conv_xla",
                   time_train_step("convnext_tiny", 32, 32, args.steps, depthwise), flush=True)
+    elif args.part == "accuracy":
+        from benchmarks.backbones_accuracy import run_accuracy
+
+        default = [name for name in ARCHITECTURES if name != "convnext_tiny"]  # convnext: see NOT_TRAINED there.
+        run_accuracy(args.architectures or default, args.seeds, args.large_seeds, args.epochs, args.append)
     elif args.part == "transfer":
         architecture = (args.architectures or ["mobilenet_v3_small"])[0]
         run_transfer(architecture, args.seeds, 1500, 200, args.epochs + 1, args.epochs * 3, 2)

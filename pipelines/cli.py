@@ -30,8 +30,10 @@ def _compile(args) -> int:
     from pipelines.config import load_config
 
     from pipelines.autofit.run import plan_for_compile
+    from pipelines.config_values import check_section_values
 
     config = load_config(args.config)
+    check_section_values(config)
     output = args.output or os.path.join(config.run_dir, f"{config.pipeline_name}-{args.target}.json")
     compile_pipeline(config, output, target=args.target, plan=plan_for_compile(config))
     print(f"Compiled pipeline for {args.target}: {output} (image {config.image})")

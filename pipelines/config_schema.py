@@ -8,7 +8,8 @@ when it drifts from the code.
 
 The type language of the snapshot: "int", "float", "bool", "str", "any",
 {"optional": T}, {"list": T} (lists and variable tuples), {"tuple": [T, ...]},
-{"map": T} (string keys), {"union": [T, ...]}.
+{"map": T} (string keys), {"union": [T, ...]}, {"fields": {key: T}} (a mapping with these keys only:
+the nested `training:` of a trainer section, see TRAINER_SECTIONS).
 """
 
 from __future__ import annotations
@@ -40,13 +41,32 @@ SECTION_CLASSES: Dict[str, Tuple[str, str]] = {
     "gan": ("components.synthesis.spec", "GanConfig"),
     "style_transfer": ("components.synthesis.spec", "StyleTransferConfig"),
     "blend_search": ("components.synthesis.spec", "BlendSearchConfig"),
+    "architecture_changes": ("components.training.architecture_candidate", "ArchitectureChangesConfig"),
     "selection": ("components.champion_selection.spec", "SelectionConfig"),
     "data_validation": ("pipelines.data_validation", "DataValidationConfig"),
+    "transform": ("components.transform.spec", "TransformConfig"),
     "output": ("components.export.spec", "ExportConfig"),
 }
 # Keys a section accepts on top of its dataclass fields (consumed by the pipeline builder).
 EXTRA_SECTION_KEYS: Dict[str, Dict[str, Any]] = {
     "domain_adaptation": {"target": {"map": "any"}},
+}
+# Sections whose component trains a model. In YAML they all take that model's options the same way: a nested
+# `training:` mapping of TrainingConfig keys, next to the technique's own keys. The value says where those
+# options land in the component config: None = the component's own fields of the same names (its dataclass
+# flattens them; the section's `training:` takes exactly the TrainingConfig keys the component has), or the
+# name of the component's nested TrainingConfig field (`training:` takes every TrainingConfig key).
+TRAINING_KEY = "training"
+TRAINER_SECTIONS: Dict[str, Optional[str]] = {
+    "optimization": None,
+    "augmentation_search": None,
+    "consistency_training": None,
+    "contrastive": None,
+    "noisy_student": None,
+    "domain_adaptation": None,
+    "distillation": "student",
+    "ensemble": "member",
+    "blend_search": TRAINING_KEY,
 }
 
 
@@ -101,7 +121,28 @@ def generate_schema(strict: bool = True) -> Dict[str, Dict[str, Any]]:
         fields = {field.name: describe_type(hints[field.name]) for field in dataclasses.fields(cls)}
         fields.update(EXTRA_SECTION_KEYS.get(section, {}))
         schema[section] = dict(sorted(fields.items()))
+    for section, nested in TRAINER_SECTIONS.items():
+        if section in schema and TRAINING_KEY in schema:
+            schema[section] = user_facing_fields(schema[section], schema[TRAINING_KEY], nested)
     return schema
+
+
+def user_facing_fields(fields: Dict[str, Any], training: Dict[str, Any], nested: Optional[str]) -> Dict[str, Any]:
+    """A trainer section as YAML spells it: its own keys flat, its model's options under `training:`.
+
+    Args:
+      fields: the component config's {field: type}.
+      training: TrainingConfig's {field: type} (the top-level `training:` section).
+      nested: TRAINER_SECTIONS' value for the section.
+    """
+    own = dict(fields)
+    if nested is None:
+        model = {key: own.pop(key) for key in list(own) if key in training}
+    else:
+        own.pop(nested)
+        model = dict(training)
+    own[TRAINING_KEY] = {"fields": dict(sorted(model.items()))}
+    return dict(sorted(own.items()))
 
 
 def load_schema(path: str = SCHEMA_PATH) -> Dict[str, Dict[str, Any]]:
@@ -120,7 +161,7 @@ def type_name(kind: Any) -> str:
         return f"a list of {_plural(kind['list'])}"
     if "tuple" in kind:
         return f"a list of {len(kind['tuple'])} values ({', '.join(type_name(k) for k in kind['tuple'])})"
-    if "map" in kind:
+    if "map" in kind or "fields" in kind:
         return "a mapping"
     return " or ".join(type_name(k) for k in kind["union"])
 
@@ -167,6 +208,8 @@ def _mismatch(value: Any, kind: Any) -> Optional[bool]:
         return next((True for item in value.values() if _mismatch(item, kind["map"])), None)
     if "union" in kind:
         return None if any(_mismatch(value, inner) is None for inner in kind["union"]) else True
+    if "fields" in kind:  # its keys and their values are checked one by one by the config reader
+        return None if isinstance(value, dict) else True
     return None
 
 

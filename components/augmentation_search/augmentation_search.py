@@ -7,9 +7,13 @@ Pass 2: short warm-started trainings per cluster at a few magnitudes (clusters
 that relabel most images even at the smallest magnitude are pruned; each
 trial leaves out the cluster's ops that barely move the data at its
 magnitude, see `moving_ops`), then
-the helpful clusters combined at a few probabilities; the policy with the
-best held-out accuracy wins (the strongest one within noise of the best, see
-selection.py), with no augmentation and RandAugment in the same comparison.
+the helpful clusters combined at a few probabilities. The search's candidate
+is the strongest searched policy within noise of the best one; it is output
+only when it beats the simpler options (no augmentation, then RandAugment)
+beyond the noise of the held-out split (a one-sided 95% paired bootstrap
+bound, selection.final_choice). Label-mixing ops (mixup, cutmix) are trained
+like the others: trials and the Training component both mix images and soft
+labels (components/common/augmentation.py).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class SearchResult:
         the identity policy when no augmentation won).
       chosen: the pass-2 trial of the chosen policy.
       seconds: wall time per phase: proxy, pass1, pass2, total.
+      final: the final choice with its paired comparisons (selection.FinalChoice).
     """
 
     policy: Policy
@@ -53,7 +58,7 @@ class SearchResult:
     seconds: Dict[str, float]
     trial_magnitudes: Dict[int, List[float]]
     proxy_accuracy: float
-    untrained_ops: List[str] = dataclasses.field(default_factory=list)
+    final: Optional[selection.FinalChoice] = None
 
     def baseline_accuracy(self, name_prefix: str) -> Optional[float]:
         for trial in self.trials:
@@ -115,11 +120,6 @@ def pruned(cluster: clustering.Cluster, grid: Sequence[float], limit: Optional[f
     return cluster.mean_label_change[smallest] > limit
 
 
-def trainable_ops(cluster: clustering.Cluster, config: AugmentationSearchConfig) -> tuple:
-    """The cluster's ops a trained policy may use (label-mixing ops only when the consumer feeds labels)."""
-    return cluster.ops if config.policy_mixing_ops else search_policy.without_mixing(cluster.ops)
-
-
 def moving_ops(
     ops: Sequence[str], effects: Sequence[distances.CandidateEffect], magnitude: float, min_share: float
 ) -> tuple:
@@ -148,15 +148,15 @@ def run_pass_two(
     magnitudes: Dict[int, List[float]],
     config: AugmentationSearchConfig,
     effects: Sequence[distances.CandidateEffect] = (),
-) -> trials.TrialResult:
-    """Baselines, single-cluster trials, then the helpful clusters combined; returns the chosen trial."""
+) -> selection.FinalChoice:
+    """Baselines, single-cluster trials, then the helpful clusters combined; returns the final choice."""
     tolerance = config.selection_tolerance
     none = runner.run(search_policy.NO_AUGMENTATION_NAME, None, BASELINE)
     randaugment = search_policy.randaugment_baseline(config.randaugment_num_ops, config.randaugment_magnitude)
     runner.run(randaugment.name, randaugment, BASELINE)
     probability = max(config.probabilities)
     for cluster in clusters:
-        ops = trainable_ops(cluster, config)
+        ops = cluster.ops
         if cluster.inert or not ops or pruned(cluster, config.magnitudes, config.prune_label_change):
             continue
         for magnitude in magnitudes[cluster.index]:
@@ -178,7 +178,13 @@ def run_pass_two(
         name = "combined_" + "_".join(f"c{choice.cluster}" for choice in helpful) + f"_p{level:.2f}"
         parts = [search_policy.with_probability(choice.policy, level) for choice in helpful]
         runner.run(name, search_policy.combined_policy(parts, name), COMBINED, probability=level)
-    return selection.choose(runner.results, config.choose_baselines, tolerance)
+    final = selection.final_choice(
+        runner.results, config.choose_baselines, tolerance, config.confidence, config.num_resamples, config.seed
+    )
+    for decision in final.decisions:
+        logger.info("final choice: %s vs %s: %s", decision.candidate, decision.against, decision.reason())
+    logger.info("final choice: %s (%s)", final.role, final.chosen.name)
+    return final
 
 
 def run_search(
@@ -243,7 +249,8 @@ def run_search(
         model, train_images, train_targets, eval_images, eval_targets,
         training_config(config, config.trial_epochs, config.trial_learning_rate), task,
     )
-    chosen = run_pass_two(runner, clusters, magnitudes, config, effects)
+    final = run_pass_two(runner, clusters, magnitudes, config, effects)
+    chosen = final.chosen
     pass_two_seconds = time.perf_counter() - pass_two_start
     policy = chosen.policy if chosen.policy is not None else search_policy.IDENTITY_POLICY
     logger.info(
@@ -263,7 +270,5 @@ def run_search(
         },
         trial_magnitudes=magnitudes,
         proxy_accuracy=proxy_accuracy,
-        untrained_ops=[
-            op for cluster in clusters if not cluster.inert for op in cluster.ops if op not in trainable_ops(cluster, config)
-        ],
+        final=final,
     )

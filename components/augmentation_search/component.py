@@ -15,9 +15,11 @@ class AugmentationSearch(base_component.BaseComponent):
     """Finds an augmentation policy for the data: pass 1 measures, pass 2 trains briefly.
 
     Outputs `augmentation_policy` (augment_ops Policy JSON in `policy.json`,
-    the optional input of Training) and `report` (distance table, cluster
-    plot, pass-2 curves, wall times); the decision and its evidence are MLMD
-    custom properties of both.
+    the optional input of Training, which mixes labels for its mixup/cutmix
+    ops; `decision.json` beside it) and `report` (distance table, cluster
+    plot, pass-2 curves, wall times). The searched policy is output only when
+    it beats no augmentation / RandAugment beyond the noise of the eval split;
+    the decision and its evidence are MLMD custom properties of both.
 
     Example:
         search = AugmentationSearch(

@@ -13,7 +13,7 @@ from components.augmentation_search import report as report_lib
 from components.augmentation_search import spec
 from components.augmentation_search.augmentation_search import SearchResult, run_search, training_config
 from components.augmentation_search.spec import AugmentationSearchConfig
-from components.common.artifact_io import write_text
+from components.common.artifact_io import write_json, write_text
 from components.common.executor_base import ComponentExecutor
 from components.common.mlmd_metrics import record_metrics
 from components.types import examples_io, features
@@ -63,6 +63,25 @@ def search_image_size(config: AugmentationSearchConfig, data_spec: DataSpecConte
     return examples_io.default_image_size(data_spec)
 
 
+def record_decisions(artifact: types.Artifact, result: SearchResult) -> None:
+    """The final choice as MLMD properties: per comparison `<candidate>_vs_<against>_{difference,lower,upper,n,kept}`.
+
+    Candidates and baselines are roles ("none", "randaugment", "searched"),
+    so names are stable across runs; `decision_role` is the output's role and
+    `decision_rule` the rule in words.
+    """
+    if result.final is None:
+        return
+    artifact.set_string_custom_property("decision_role", result.final.role)
+    artifact.set_string_custom_property("decision_rule", result.final.rule)
+    for decision in result.final.decisions:
+        prefix = f"{decision.candidate}_vs_{decision.against}_"
+        record_metrics(artifact, {"difference": decision.difference, "lower": decision.interval[0],
+                                  "upper": decision.interval[1]}, prefix=prefix)
+        artifact.set_int_custom_property(prefix + "n", decision.n)
+        artifact.set_int_custom_property(prefix + "kept", int(decision.kept))
+
+
 def record_evidence(artifact: types.Artifact, result: SearchResult) -> None:
     """The decision and its evidence as MLMD custom properties."""
     findings = report_lib.orientation_findings(result)
@@ -70,6 +89,7 @@ def record_evidence(artifact: types.Artifact, result: SearchResult) -> None:
         "chosen_policy": result.policy.name,
         "chosen_source": result.source,
         "chosen_ops": ",".join(op.name for op in result.policy.ops if op.probability > 0),
+        "searched_policy": result.final.searched.name if result.final and result.final.searched else "",
     }
     floats = {
         "chosen_accuracy": result.chosen.accuracy,
@@ -91,6 +111,7 @@ def record_evidence(artifact: types.Artifact, result: SearchResult) -> None:
     record_metrics(artifact, {name: value for name, value in floats.items() if value is not None})
     for name, value in ints.items():
         artifact.set_int_custom_property(name, value)
+    record_decisions(artifact, result)
 
 
 class Executor(ComponentExecutor):
@@ -199,10 +220,14 @@ def detection_families(config: AugmentationSearchConfig) -> Dict[str, Tuple[str,
 
 
 def write_policy(result: SearchResult, directory: str) -> str:
-    """Writes `policy.json` (augment_ops Policy JSON) at the artifact root; returns its path."""
+    """Writes `policy.json` (augment_ops Policy JSON) at the artifact root, and `decision.json` (the final
+    choice with its paired comparisons) when the result has one; returns the policy's path."""
     import tensorflow as tf
 
     tf.io.gfile.makedirs(directory)
     path = os.path.join(directory, POLICY_FILE_NAME)
     write_text(path, result.policy.to_json())
+    final = getattr(result, "final", None)
+    if final is not None:
+        write_json(os.path.join(directory, spec.DECISION_FILE_NAME), report_lib.decision_summary(result))
     return path

@@ -146,16 +146,26 @@ def orientation_findings(result: SearchResult) -> Dict[str, object]:
     return findings
 
 
+def decision_summary(result: SearchResult) -> dict:
+    """The final choice: output policy, its role, the rule and every paired comparison (decision.json)."""
+    final = result.final
+    values = final.to_dict() if final is not None else {"chosen": result.chosen.name, "decisions": []}
+    values["chosen_policy"] = result.policy.name
+    values["n"] = int(result.chosen.correct.size)
+    return values
+
+
 def summary(result: SearchResult) -> dict:
     """JSON-ready summary (no NaN)."""
     return {
+        "decision": decision_summary(result),
         "chosen_policy": result.policy.to_dict(),
         "chosen_trial": result.chosen.name,
         "chosen_policy_text": describe(result.policy),
         "chosen_source": result.source,
         "chosen_accuracy": result.chosen.accuracy,
         "no_augmentation_accuracy": result.baseline_accuracy("none"),
-        "randaugment_accuracy": result.baseline_accuracy("randaugment"),
+        "randaugment_accuracy": result.baseline_accuracy("rand_augment"),
         "proxy_accuracy": result.proxy_accuracy,
         "seconds": result.seconds,
         "num_candidates": len(result.effects),
@@ -166,6 +176,21 @@ def summary(result: SearchResult) -> dict:
     }
 
 
+def decision_lines(result: SearchResult) -> List[str]:
+    """The final choice as people read it: each comparison, its interval and the decision."""
+    final = result.final
+    if final is None:
+        return []
+    searched = final.searched.name if final.searched is not None else "none trained"
+    lines = ["## Final choice", "", f"Rule: {final.rule}.", f"Search's candidate: {searched}.", ""]
+    if not final.decisions:
+        lines.append("- no comparison (a single option)")
+    for decision in final.decisions:
+        lines.append(f"- {decision.candidate} vs {decision.against}: **{decision.decision}**: {decision.reason()}")
+    lines += ["", f"Output: **{final.role}** ({final.chosen.name}).", ""]
+    return lines
+
+
 def report_markdown(result: SearchResult) -> str:
     findings = orientation_findings(result)
     seconds = result.seconds
@@ -174,6 +199,7 @@ def report_markdown(result: SearchResult) -> str:
         "",
         f"**Chosen policy** ({result.source}, held-out accuracy {result.chosen.accuracy:.4f}): {describe(result.policy)}",
         "",
+        *decision_lines(result),
         "## Wall time",
         "",
         "| phase | seconds |",
@@ -203,9 +229,6 @@ def report_markdown(result: SearchResult) -> str:
         lines.append(
             f"| {trial.name}{marker} | {trial.kind} | {trial.accuracy:.4f} | {trial.loss:.4f} | {trial.seconds:.1f} |"
         )
-    if result.untrained_ops:
-        lines += ["", f"Measured in pass 1 but left out of trained policies: {', '.join(result.untrained_ops)} "
-                  "(label-mixing ops; the Training component feeds its augmentation layer images only)."]
     lines += ["", f"![pass 2]({PASS_TWO_PLOT_FILE_NAME})", "", "## Orientation-changing ops", ""]
     for op in ORIENTATION_OPS:
         if op in findings:

@@ -1,4 +1,15 @@
-"""Choosing among pass-2 trials: best held-out accuracy, with a one-standard-error rule.
+"""Choosing among pass-2 trials: the search's candidate, then the final choice beyond the noise.
+
+The final choice (`final_choice`) follows the suite's rule for decisions
+made from held-out data: the searched policy replaces the simpler options
+(no augmentation, then RandAugment) only when a one-sided 95% lower bound
+of its paired per-image accuracy gain is above 0 (paired bootstrap, and the
+exact bound on the images the two disagree on;
+components/common/paired_stats.py, shared with champion selection). On a
+60-image eval split a one-to-three-image lead does not pass.
+
+Inside the search (which cluster setting to try further, which searched
+trial is the candidate) a one-standard-error rule applies:
 
 Short trainings underrate augmentation: its benefit (invariance, less
 overfitting) grows with training length while its cost (harder batches)
@@ -13,12 +24,19 @@ never chosen.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from components.augmentation_search.search_policy import NO_AUGMENTATION_NAME
 from components.augmentation_search.trials import BASELINE, CLUSTER, TrialResult
+from components.common import paired_stats
+
+# Roles of the options the final choice compares, simplest first.
+NONE_ROLE, RANDAUGMENT_ROLE, SEARCHED_ROLE = "none", "randaugment", "searched"
+RANDAUGMENT_PREFIX = "rand_augment"  # augment_ops' rand_augment() names its policies rand_augment_n<N>_m<M>.
 
 
 def paired_standard_error(first: TrialResult, second: TrialResult) -> float:
@@ -60,21 +78,96 @@ def helpful(choice: TrialResult, no_augmentation: TrialResult, tolerance: float 
     return within_noise(choice, no_augmentation, tolerance)
 
 
-def choose(trials: Sequence[TrialResult], choose_baselines: bool, tolerance: float = 1.0) -> TrialResult:
-    """The final pick: the strongest searched policy within noise of the best searched one; a
-    baseline replaces it only when measurably better (and choose_baselines is set)."""
+def searched_pick(trials: Sequence[TrialResult], tolerance: float = 1.0) -> Optional[TrialResult]:
+    """The search's candidate: the strongest searched policy within noise of the best searched one (None if none)."""
     searched = [t for t in trials if t.kind != BASELINE]
-    baselines = [t for t in trials if t.kind == BASELINE]
-    if not searched:
-        if not baselines:
-            raise ValueError("No pass-2 trial to choose from.")
-        return max(baselines, key=lambda t: t.accuracy)
-    pick = strongest_within_noise(searched, tolerance)
-    if choose_baselines and baselines:
-        best_baseline = max(baselines, key=lambda t: t.accuracy)
-        if best_baseline.accuracy > pick.accuracy + tolerance * paired_standard_error(best_baseline, pick):
-            return best_baseline
-    return pick
+    return strongest_within_noise(searched, tolerance) if searched else None
+
+
+@dataclasses.dataclass
+class FinalChoice:
+    """The output policy and the evidence for it.
+
+    Attributes:
+      chosen: the trial whose policy is output.
+      role: "none", "randaugment" or "searched".
+      searched: the search's own candidate (None when pass 2 trained no searched policy).
+      decisions: the comparisons made, simplest option first (see `final_choice`).
+      rule: the rule applied, in words.
+    """
+
+    chosen: TrialResult
+    role: str
+    searched: Optional[TrialResult]
+    decisions: List[paired_stats.PairedDecision]
+    rule: str
+
+    def to_dict(self) -> dict:
+        return {
+            "chosen": self.chosen.name,
+            "role": self.role,
+            "searched": self.searched.name if self.searched is not None else None,
+            "rule": self.rule,
+            "decisions": [decision.to_dict() for decision in self.decisions],
+        }
+
+
+def options_by_complexity(trials: Sequence[TrialResult], searched: Optional[TrialResult]) -> List[Tuple[str, TrialResult]]:
+    """(role, trial) simplest first: no augmentation, the RandAugment baseline, the searched policy (those present)."""
+    options = []
+    none = next((t for t in trials if t.kind == BASELINE and t.name == NO_AUGMENTATION_NAME), None)
+    randaugment = next((t for t in trials if t.kind == BASELINE and t.name.startswith(RANDAUGMENT_PREFIX)), None)
+    for role, trial in ((NONE_ROLE, none), (RANDAUGMENT_ROLE, randaugment), (SEARCHED_ROLE, searched)):
+        if trial is not None:
+            options.append((role, trial))
+    return options
+
+
+def final_choice(
+    trials: Sequence[TrialResult],
+    choose_baselines: bool = True,
+    tolerance: float = 1.0,
+    confidence: float = 0.95,
+    num_resamples: int = 2000,
+    seed: int = 0,
+) -> FinalChoice:
+    """The output policy: a more complex option replaces a simpler one only beyond the noise of the held-out split.
+
+    Options in order of complexity: no augmentation, the RandAugment
+    baseline, the searched policy (`searched_pick`). The champion starts as
+    the simplest; each next option replaces it only when the one-sided
+    `confidence` lower bound of the paired difference of their per-image
+    correctness is above 0 (`paired_stats.compare`: the more cautious of the
+    paired bootstrap and the exact bound on the disagreeing images).
+    With choose_baselines=False the searched policy is output whatever the
+    comparisons say (they are still recorded).
+
+    Raises:
+      ValueError: when there is no trial, or trials were scored on different examples.
+    """
+    pick = searched_pick(trials, tolerance)
+    options = options_by_complexity(trials, pick)
+    if not options:
+        raise ValueError("No pass-2 trial to choose from (no 'none', RandAugment or searched trial).")
+    rule = paired_stats.rule_text(confidence, num_resamples)
+    champion_role, champion = options[0]
+    decisions = []
+    for index, (role, trial) in enumerate(options[1:], start=1):
+        if trial.correct.shape != champion.correct.shape:
+            raise ValueError(
+                f"Trials {trial.name!r} and {champion.name!r} were not scored on the same held-out examples "
+                f"({trial.correct.shape} vs {champion.correct.shape})."
+            )
+        decision = paired_stats.compare(
+            champion_role, champion.correct, role, trial.correct, num_resamples, seed + index, confidence
+        )
+        decisions.append(decision)
+        if decision.kept:
+            champion_role, champion = role, trial
+    if not choose_baselines and pick is not None:
+        champion_role, champion = SEARCHED_ROLE, pick
+        rule = "choose_baselines=false: the searched policy is output; comparisons recorded only"
+    return FinalChoice(champion, champion_role, pick, decisions, rule)
 
 
 def no_augmentation_trial(trials: Sequence[TrialResult], name: str) -> Optional[TrialResult]:

@@ -19,6 +19,8 @@ AUGMENTATION_POLICY_KEY = "augmentation_policy"
 REPORT_KEY = "report"
 # Exec property keys.
 CONFIG_KEY = "config"
+# Next to policy.json in the AugmentationPolicy artifact: the final choice and its paired comparisons.
+DECISION_FILE_NAME = "decision.json"
 
 BOX_PRIOR_ALIASES = {"rectangle": "rectangle", "ellipse": "ellipse", "cross": "diamond", "diamond": "diamond"}
 
@@ -62,13 +64,15 @@ class AugmentationSearchConfig:
         at probability 1 never shows the model an unwarped (unblurred) image
         like the ones it is tested on.
       randaugment_num_ops, randaugment_magnitude: the RandAugment baseline (N, M of 10).
-      choose_baselines: output no augmentation or RandAugment when it beats the
-        searched policy by more than the noise.
-      selection_tolerance: the noise, in paired standard errors of held-out
-        accuracy, within which the stronger augmentation is preferred.
-      policy_mixing_ops: let trained policies use mixup/cutmix. Off by default:
-        the Training component feeds its augmentation layer images only, and
-        mixing ops need the labels (pass 1 still measures them).
+      choose_baselines: the output policy is decided beyond the noise: the
+        searched policy replaces no augmentation / RandAugment only when its
+        held-out gain has a one-sided `confidence` paired bootstrap lower
+        bound above 0 (else the simpler option is output). False outputs the
+        searched policy regardless (the comparisons are still recorded).
+      confidence, num_resamples: that bound's one-sided level and bootstrap resamples.
+      selection_tolerance: inside the search, the noise (in paired standard
+        errors of held-out accuracy) within which the stronger augmentation
+        is preferred among searched trials.
       max_train_examples: search on a seeded subset of the train split (None: all).
       box_priors: detection only: box shape priors the search chooses among
         (every candidate that rotates or shears is trained once per prior).
@@ -103,7 +107,8 @@ class AugmentationSearchConfig:
     randaugment_magnitude: int = 9
     choose_baselines: bool = True
     selection_tolerance: float = 1.0
-    policy_mixing_ops: bool = False
+    confidence: float = 0.95
+    num_resamples: int = 2000
     max_train_examples: Optional[int] = None
     box_priors: Tuple[str, ...] = ("rectangle", "ellipse", "cross")
     detection_epochs: int = 12
@@ -118,6 +123,8 @@ class AugmentationSearchConfig:
         _check(self.learning_rate > 0, f"learning_rate must be > 0; got {self.learning_rate}.")
         _check(self.trial_learning_rate > 0, f"trial_learning_rate must be > 0; got {self.trial_learning_rate}.")
         _check(self.selection_tolerance >= 0, f"selection_tolerance must be >= 0; got {self.selection_tolerance}.")
+        _check(0.5 < self.confidence < 1.0, f"confidence must be in (0.5, 1); got {self.confidence}.")
+        _check(self.num_resamples >= 100, f"num_resamples must be >= 100; got {self.num_resamples}.")
         _check(self.proxy_epochs >= 1 and self.trial_epochs >= 1, "proxy_epochs and trial_epochs must be >= 1.")
         _check(self.detection_epochs >= 1, f"detection_epochs must be >= 1; got {self.detection_epochs}.")
         _check(

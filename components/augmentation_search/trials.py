@@ -1,7 +1,9 @@
 """Pass 2: short training runs, each warm-started from the proxy, scored on held-out data.
 
 Every trial starts from the same proxy weights and a fresh optimizer, trains
-`epochs` epochs with one policy, recalibrates batch norm on clean training
+`epochs` epochs with one policy (split as Training splits it: label-mixing
+ops on images and soft targets, then the image ops; see
+components/common/augmentation.py), recalibrates batch norm on clean training
 images and is scored on the held-out split. One compiled model is reused for all trials
 (weights and optimizer state are reset), so a trial costs its training steps,
 not a new graph trace.
@@ -23,6 +25,7 @@ from augment_ops.policy import MAGNITUDE_UNIFORM, SAMPLING_RANDOM_N, Policy
 from components.augmentation_search import proxy as proxy_lib
 from components.augmentation_search.compiled_ops import CompiledOps
 from components.augmentation_search.search_policy import NO_AUGMENTATION_NAME, describe
+from components.common import augmentation
 from components.training import trainer
 from components.training.spec import TrainingConfig
 
@@ -109,18 +112,29 @@ class TrialRunner:
         for variable in self._model.optimizer.variables:
             variable.assign(np.zeros(variable.shape, variable.dtype))
 
+    def augment(self, parts: augmentation.SplitPolicy, images, targets, step: int):
+        """A training batch as Training sees it: the policy's mixing ops on (images, targets) with
+        `augmentation.mixing_seed(seed, step)`, then its image ops with seed (step, seed)."""
+        seed = self._config.seed
+        if parts.mixing is not None:
+            images, targets = self._ops.run_policy(parts.mixing, images, targets, augmentation.mixing_seed(seed, step))
+        if parts.image is not None:
+            images, targets = self._ops.run_policy(parts.image, images, targets, [step, seed])
+        return images, targets
+
     def _train_steps(self, policy: Optional[Policy]) -> None:
-        """`epochs` seeded passes over the train split; batch i is augmented with seed (i, seed)."""
+        """`epochs` seeded passes over the train split, each batch augmented as `augment` does."""
         images, targets = self._train
         batch_size, seed = self._config.batch_size, self._config.seed
+        parts = augmentation.split_policy(policy) if policy is not None else None
         step = 0
         for epoch in range(self._config.epochs):
             order = np.random.default_rng([seed, epoch]).permutation(len(images))
             for start in range(0, len(images), batch_size):
                 rows = order[start : start + batch_size]
                 batch_images, batch_targets = images[rows], targets[rows]
-                if policy is not None:
-                    batch_images, batch_targets = self._ops.run_policy(policy, batch_images, batch_targets, [step, seed])
+                if parts is not None:
+                    batch_images, batch_targets = self.augment(parts, batch_images, batch_targets, step)
                 self._model.train_on_batch(batch_images, batch_targets)
                 step += 1
 

@@ -35,14 +35,15 @@ class Executor(ComponentExecutor):
         names = [name for name, _ in present]
         uris = [artifact.uri for _, artifact in present]
         if data_spec.task in SCORED_TASKS and config.split in examples_splits(examples):
-            scores = []
+            scores, brier = [], []
             for name, uri in zip(names, uris):
                 labels, probabilities = held_out.predictions(
                     model_io.load_model(uri), examples.uri, config.split, data_spec, config.batch_size, name=name
                 )
                 scores.append(selection.per_example_scores(labels, probabilities, data_spec.task))
+                brier.append(selection.per_example_brier(labels, probabilities, data_spec.task))
             result = selection.select_champion(names, scores, config.num_resamples, config.seed, config.confidence,
-                                               uris=uris)
+                                               uris=uris, proper_scores=brier if config.use_brier else None)
             metric = "accuracy" if data_spec.task == "classification" else "label_accuracy"
         else:
             reason = (f"task {data_spec.task} is not scored per example here" if data_spec.task not in SCORED_TASKS
@@ -57,7 +58,7 @@ class Executor(ComponentExecutor):
         self._record(model_out, present[champion_index][1], result, champion_index)
         report = self.single(output_dict, keys.SELECTION_KEY)
         payload = dict(result.to_dict(), metric=metric, split=config.split, confidence=config.confidence,
-                       num_resamples=config.num_resamples, missing=missing,
+                       num_resamples=config.num_resamples, missing=missing, use_brier=config.use_brier,
                        refit="none: the held-out score of the chosen candidate is kept")
         artifact_io.write_json(os.path.join(report.uri, keys.SELECTION_FILE_NAME), payload)
         artifact_io.write_text(os.path.join(report.uri, keys.SUMMARY_FILE_NAME), "\n".join(summary_lines(payload)) + "\n")
@@ -87,8 +88,13 @@ def summary_lines(payload: Dict[str, Any]) -> List[str]:
     lines = [f"# Champion selection on the {payload['split']} split", ""]
     if payload.get("metric"):
         lines += [f"| candidate | {payload['metric']} | {int(100 * payload['confidence'])}% interval |", "|---|---|---|"]
-        lines.insert(1, f"Kept only when the one-sided {int(100 * payload['confidence'])}% paired bootstrap lower "
-                        "bound of the difference is above zero; differences show [lower, upper] bounds.")
+        rule = (f"Kept only when the one-sided {int(100 * payload['confidence'])}% paired bootstrap lower "
+                "bound of the difference is above zero; differences show [lower, upper] bounds.")
+        if payload.get("use_brier"):
+            rule = ("Kept when accuracy is better beyond the noise, or not lower with the Brier score better beyond "
+                    f"the noise (one-sided paired bootstrap bounds, the {int(100 * payload['confidence'])}% error "
+                    "budget split between the two tests); differences show [lower, upper] bounds.")
+        lines.insert(1, rule)
         for c in payload["candidates"]:
             lines.append(f"| {c['name']} | {c['metric']:.4f} | [{c['interval'][0]:.4f}, {c['interval'][1]:.4f}] |")
         lines.append("")

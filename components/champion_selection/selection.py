@@ -12,6 +12,13 @@ rule is a one-sided bound: at `confidence` 0.95 the candidate is kept when the
 5% quantile of the bootstrap mean difference is above zero (a 5% chance per
 comparison of keeping a candidate that is not better). The reported interval
 is the matching two-sided one, [5%, 95%] quantiles.
+
+Per-image correctness is a coarse signal: on 50-100 eval images a real gain of
+a few points rarely clears the bound. With `proper_scores` (per-image Brier
+scores, continuous and far less noisy), a candidate is also kept when its
+accuracy is not lower and its Brier score is better beyond the noise. The two
+tests share the error budget (each at half of 1 - confidence, Bonferroni), so
+the chance of keeping a candidate that is not better stays at most 1 - confidence.
 """
 
 from __future__ import annotations
@@ -21,48 +28,23 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from components.common.paired_stats import paired_bootstrap, score_interval
+
+
+def per_example_brier(labels: np.ndarray, probabilities: np.ndarray, task: str) -> np.ndarray:
+    """Per-example Brier score as a score in [0, 1] (1 = all probability on the right answer; higher is better)."""
+    probabilities = np.asarray(probabilities, np.float64)
+    if task == "multilabel":
+        return 1.0 - np.mean((probabilities - (np.asarray(labels) >= 0.5)) ** 2, axis=1)
+    one_hot = np.eye(probabilities.shape[1])[np.asarray(labels, np.int64)]
+    return 1.0 - 0.5 * np.sum((probabilities - one_hot) ** 2, axis=1)
+
 
 def per_example_scores(labels: np.ndarray, probabilities: np.ndarray, task: str) -> np.ndarray:
     """Per-example score `[N]` in [0, 1]: 1 if correct (classification), label accuracy (multilabel)."""
     if task == "multilabel":
         return np.mean((probabilities >= 0.5) == (labels >= 0.5), axis=1).astype(np.float64)
     return (np.argmax(probabilities, axis=1) == labels).astype(np.float64)
-
-
-def paired_bootstrap(
-    baseline: np.ndarray, candidate: np.ndarray, num_resamples: int = 2000, seed: int = 0, confidence: float = 0.95
-) -> Dict[str, float]:
-    """Mean of candidate - baseline per-example scores with its one-sided bootstrap bound.
-
-    Args:
-      baseline, candidate: `[N]` per-example scores on the same examples, same order.
-
-    Returns:
-      {"delta", "low", "high"}: low = the one-sided `confidence` lower bound (the (1 - confidence) quantile),
-      high = the matching upper one.
-    """
-    baseline, candidate = np.asarray(baseline, np.float64), np.asarray(candidate, np.float64)
-    if baseline.shape != candidate.shape or baseline.ndim != 1 or len(baseline) == 0:
-        raise ValueError(f"paired scores must be equal-length non-empty vectors; got {baseline.shape} and {candidate.shape}.")
-    differences = candidate - baseline
-    rng = np.random.default_rng(seed)
-    indices = rng.integers(0, len(differences), size=(num_resamples, len(differences)))
-    means = differences[indices].mean(axis=1)
-    tail = 1.0 - confidence  # one-sided: the lower bound is the (1 - confidence) quantile
-    return {
-        "delta": float(differences.mean()),
-        "low": float(np.quantile(means, tail)),
-        "high": float(np.quantile(means, 1 - tail)),
-    }
-
-
-def score_interval(scores: np.ndarray, num_resamples: int = 2000, seed: int = 0, confidence: float = 0.95):
-    """(low, high) two-sided percentile bootstrap interval of a mean score at `confidence`."""
-    scores = np.asarray(scores, np.float64)
-    rng = np.random.default_rng(seed)
-    means = scores[rng.integers(0, len(scores), size=(num_resamples, len(scores)))].mean(axis=1)
-    tail = (1.0 - confidence) / 2
-    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
 @dataclasses.dataclass
@@ -73,6 +55,10 @@ class Comparison:
     interval: List[float]
     kept: bool
     reason: str
+    # The Brier-score comparison, when proper scores were given: difference and its bounds, and which test kept it.
+    brier_delta: Optional[float] = None
+    brier_interval: Optional[List[float]] = None
+    kept_by: str = ""
 
 
 @dataclasses.dataclass
@@ -97,8 +83,13 @@ def select_champion(
     confidence: float = 0.95,
     metric: str = "accuracy",
     uris: Optional[Sequence[str]] = None,
+    proper_scores: Optional[Sequence[np.ndarray]] = None,
 ) -> SelectionResult:
-    """Walks the candidates simplest first; a candidate is kept only when it beats the champion beyond noise."""
+    """Walks the candidates simplest first; a candidate is kept only when it beats the champion beyond noise.
+
+    `proper_scores`: per-example Brier scores (`per_example_brier`) in the same order; when given, a candidate
+    with accuracy not lower and a Brier score better beyond the noise is kept too (see the module docstring).
+    """
     if not names:
         raise ValueError("Champion selection needs at least one candidate.")
     if len(names) != len(scores):
@@ -110,20 +101,35 @@ def select_champion(
                            "model_uri": uris[index] if uris else ""})
     champion = 0
     decisions: List[Comparison] = []
+    # Two tests share the error budget when proper scores are given (Bonferroni).
+    level = confidence if proper_scores is None else 1.0 - (1.0 - confidence) / 2
     for index in range(1, len(names)):
-        result = paired_bootstrap(scores[champion], scores[index], num_resamples, seed + index, confidence)
-        kept = result["low"] > 0
+        result = paired_bootstrap(scores[champion], scores[index], num_resamples, seed + index, level)
+        brier = None
+        if proper_scores is not None:
+            brier = paired_bootstrap(proper_scores[champion], proper_scores[index], num_resamples,
+                                     seed + 1000 + index, level)
+        kept_by = metric if result["low"] > 0 else ""
+        if not kept_by and brier is not None and result["delta"] >= 0 and brier["low"] > 0:
+            kept_by = "brier"
         pp = 100 * result["delta"]
         interval = f"[{100 * result['low']:+.2f}, {100 * result['high']:+.2f}] pp"
-        if kept:
-            reason = f"{metric} {pp:+.2f} pp over {names[champion]}, {interval}: better beyond the noise"
+        brier_text = "" if brier is None else (
+            f"; Brier score {brier['delta']:+.4f} [{brier['low']:+.4f}, {brier['high']:+.4f}]")
+        if kept_by == metric:
+            reason = f"{metric} {pp:+.2f} pp over {names[champion]}, {interval}: better beyond the noise{brier_text}"
+        elif kept_by == "brier":
+            reason = (f"{metric} {pp:+.2f} pp over {names[champion]}, {interval}{brier_text}: {metric} not lower "
+                      "and the Brier score better beyond the noise")
         elif result["high"] < 0:
-            reason = f"{metric} {pp:+.2f} pp vs {names[champion]}, {interval}: worse; keeps {names[champion]}"
+            reason = f"{metric} {pp:+.2f} pp vs {names[champion]}, {interval}{brier_text}: worse; keeps {names[champion]}"
         else:
-            reason = (f"{metric} {pp:+.2f} pp vs {names[champion]}, {interval} includes 0: within the noise of "
-                      f"{len(scores[index])} eval images; keeps the simpler {names[champion]}")
-        decisions.append(Comparison(names[index], names[champion], result["delta"], [result["low"], result["high"]],
-                                    kept, reason))
-        if kept:
+            reason = (f"{metric} {pp:+.2f} pp vs {names[champion]}, {interval} includes 0{brier_text}: within the "
+                      f"noise of {len(scores[index])} eval images; keeps the simpler {names[champion]}")
+        decisions.append(Comparison(
+            names[index], names[champion], result["delta"], [result["low"], result["high"]], bool(kept_by), reason,
+            brier_delta=None if brier is None else brier["delta"],
+            brier_interval=None if brier is None else [brier["low"], brier["high"]], kept_by=kept_by))
+        if kept_by:
             champion = index
     return SelectionResult(names[champion], candidates, decisions)

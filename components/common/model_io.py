@@ -2,7 +2,9 @@
 
     <uri>/model.keras          bare Keras 3 model (probabilities out)
     <uri>/Format-Serving/      SavedModel: `serving_default` on float images,
-                               `serve_examples` on serialized tf.Examples
+                               `serve_examples` on serialized tf.Examples (with a
+                               transform graph: through it, plus `serve_image_bytes`
+                               and `transform_features`; components/transform)
     <uri>/history.json         per-epoch training curves
     <uri>/metrics.json         held-out metrics (also MLMD custom properties)
     <uri>/TRUSTED_MODULE_CODE  present only when the user opted in to arbitrary
@@ -121,13 +123,18 @@ def classify(model: keras.Model, images: tf.Tensor) -> Dict[str, tf.Tensor]:
     return {"probabilities": model(images, training=False)}
 
 
-def export_serving(model: keras.Model, export_dir: str, infer=classify, image_size=None, channels=None) -> None:
+def export_serving(
+    model: keras.Model, export_dir: str, infer=classify, image_size=None, channels=None, examples_signature=None
+) -> None:
     """Writes a SavedModel with an image signature and a tf.Example signature.
 
     Args:
       infer: `(model, images [B,H,W,C] float in [0,1]) -> dict of outputs`, the same for both signatures
         (detection and segmentation pass their post-processing here).
       image_size, channels: the serving input; default the model's own input shape.
+      examples_signature: serves raw examples through a tf.Transform graph instead of the built-in decode
+        (`components.transform.serving.TransformedExamples`): it gives `serve_examples(serialized, infer)`,
+        the `resources` to track and extra `endpoints(infer)` (name, function, input signature).
     """
     height, width, model_channels = model.input_shape[1:4]
     if image_size is not None:
@@ -148,6 +155,15 @@ def export_serving(model: keras.Model, export_dir: str, infer=classify, image_si
 
     archive = keras.export.ExportArchive()
     archive.track(model)
+    if examples_signature is not None:
+        for resource in examples_signature.resources:
+            archive.track(resource)
+
+        def serve_examples(serialized):  # noqa: F811 (the transform graph's decode replaces the built-in one)
+            return examples_signature.serve_examples(serialized, infer)
+
+        for name, function, signature in examples_signature.endpoints(infer):
+            archive.add_endpoint(name, function, input_signature=signature)
     archive.add_endpoint(
         "serving_default", serve_images, input_signature=[tf.TensorSpec([None, height, width, channels], tf.float32)]
     )
@@ -161,8 +177,9 @@ def save_model_artifact(
     history: Optional[Dict[str, Any]] = None,
     metrics: Optional[Dict[str, float]] = None,
     export: bool = True,
+    examples_signature=None,
 ) -> None:
-    """Writes the artifact layout above.
+    """Writes the artifact layout above (`examples_signature`: see `export_serving`).
 
     A model holding Lambda layers exists only because the user opted in to trusted code (Training
     refuses it otherwise and safe-mode loading refuses it), so a model derived from one (calibrated,
@@ -173,7 +190,7 @@ def save_model_artifact(
     if lambda_layer_names(model):
         mark_trusted_code(model_uri)
     if export:
-        export_serving(model, serving_path(model_uri))
+        export_serving(model, serving_path(model_uri), examples_signature=examples_signature)
     if history is not None:
         write_json(os.path.join(model_uri, HISTORY_FILE_NAME), history)
     if metrics is not None:

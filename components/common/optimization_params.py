@@ -80,3 +80,17 @@ def apply_values(config: Any, learned: Mapping[str, Any], user_set_fields: Colle
         name: getattr(config, name) for name in LEARNED_PARAM_PROPERTIES if name in names and name in user_set_fields
     }
     return applied, kept
+
+
+def scaled_learning_rate(source: Union[str, Mapping[str, Any], Any], batch_size: int) -> float:
+    """The learned learning rate moved to another batch size by the linear scaling rule (Goyal et al., 2017).
+
+    For trainers whose batch size and epochs are planned for a different pool of images than the labeled
+    set the range test ran on (a noisy student trains on labeled + pseudo-labeled images): the learning
+    rate transfers, the batch size and epochs do not.
+    """
+    learned = read_optimization_params(source)
+    rate = learned["learning_rate"] * float(batch_size) / float(learned["batch_size"])
+    logger.info("optimization params: learning rate %.3g learned at batch %d -> %.3g at batch %d",
+                learned["learning_rate"], learned["batch_size"], rate, batch_size)
+    return rate

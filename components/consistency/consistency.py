@@ -203,6 +203,18 @@ def _state_groups(step: fixmatch.FixMatchStep) -> Dict[str, list]:
     }
 
 
+def write_scalars(log_dir: str, epoch: int, record: Dict[str, object]) -> None:
+    """The epoch record's numbers as TensorBoard scalars at step `epoch` (a resumed run appends to the same folder)."""
+    if not log_dir:
+        return
+    writer = tf.summary.create_file_writer(log_dir)
+    with writer.as_default(step=epoch):
+        for name, value in record.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and name != "epoch":
+                tf.summary.scalar(name, float(value))
+    writer.close()
+
+
 def run_epoch(
     step: fixmatch.FixMatchStep, pools: Pools, epoch: int, num_steps: int, eval_split, config: ConsistencyConfig,
     reporter: Optional[progress.ProgressReporter] = None,
@@ -253,6 +265,7 @@ def run_consistency_training(
     work_dir: str,
     policy=None,
     warm_start: Optional[keras.Model] = None,
+    log_dir: str = "",
 ) -> ConsistencyRun:
     """Trains (or resumes) a FixMatch run; returns the model holding the EMA weights and the evidence.
 
@@ -260,6 +273,7 @@ def run_consistency_training(
       policy: the augmentation search's augment_ops Policy (restricts the views), or None.
       warm_start: a model whose same-named layers initialise the classifier.
       work_dir: where the per-epoch checkpoint lives; a rerun continues after its last epoch.
+      log_dir: TensorBoard folder for every epoch's numeric evidence ("" : none).
 
     Raises:
       ValueError: for a non-classification DataSpec, a missing train split,
@@ -290,6 +304,7 @@ def run_consistency_training(
     try:
         for epoch in range(resumed, config.epochs):
             history.append(run_epoch(step, pools, epoch, num_steps, (eval_images, eval_labels), config, reporter))
+            write_scalars(log_dir, epoch + 1, history[-1])
             checkpoint.save(work_dir, _state_groups(step), {"history": history, "epochs": config.epochs})
             reporter.set((epoch + 1) * num_steps, log=False, force_write=True)
             reporter.mark_logged()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from tfx import types
 
@@ -20,20 +20,24 @@ from components.contrastive import backbone
 logger = logging.getLogger(__name__)
 
 
-def resolve_work_dir(config: spec.ConsistencyConfig, model_uri: str) -> str:
-    """Where the per-epoch checkpoint lives.
+def resolve_work_dir(config: spec.ConsistencyConfig, model_uri: str) -> Tuple[str, str]:
+    """(where the per-epoch checkpoint lives, TensorBoard folder or "").
 
-    The configured `work_dir`; else, inside a TFX execution, the stable
-    resume directory (`<pipeline_root>/_resume/<component>/<run key>/...`,
-    which a rerun with the same inputs and config finds again); else
-    `<model uri>/progress`.
+    The checkpoint: the configured `work_dir`; else, inside a TFX
+    execution, the stable resume directory
+    (`<pipeline_root>/_resume/<component>/<run key>/...`, which a rerun with
+    the same inputs and config finds again); else `<model uri>/progress`.
+    TensorBoard: inside a TFX execution the scope's folder for the same
+    training (a resumed run continues its curves), else none.
     """
-    if config.work_dir:
-        return config.work_dir
     scope = resume.current_scope()
+    label = scope.next_fit_label("consistency") if scope is not None else ""
+    log_dir = scope.tensorboard_dir(label) if scope is not None else ""
+    if config.work_dir:
+        return config.work_dir, log_dir
     if scope is not None:
-        return scope.checkpoint_dir(scope.next_fit_label("consistency"))
-    return os.path.join(model_uri, spec.PROGRESS_DIR_NAME)
+        return scope.checkpoint_dir(label), log_dir
+    return os.path.join(model_uri, spec.PROGRESS_DIR_NAME), log_dir
 
 
 class Executor(ComponentExecutor):
@@ -51,12 +55,12 @@ class Executor(ComponentExecutor):
         policy = load_augmentation_layer(policy_artifact.uri, config.seed).policy if policy_artifact else None
         warm = self.optional(input_dict, spec.WARM_START_MODEL_KEY)
         model_artifact = self.single(output_dict, spec.MODEL_KEY)
-        work_dir = resolve_work_dir(config, model_artifact.uri)
+        work_dir, log_dir = resolve_work_dir(config, model_artifact.uri)
 
         backbone.reset_layer_names()  # Layer names as in a fresh process (warm starts downstream match by name).
         warm_start = model_io.load_model(warm.uri) if warm else None
         run = consistency.run_consistency_training(
-            examples.uri, data_spec, config, work_dir, policy=policy, warm_start=warm_start
+            examples.uri, data_spec, config, work_dir, policy=policy, warm_start=warm_start, log_dir=log_dir
         )
         history = {key: [record.get(key) for record in run.history] for key in run.history[-1]}
         model_io.save_model_artifact(run.model, model_artifact.uri, history=history, metrics=run.metrics)

@@ -10,7 +10,7 @@ head is set to a linear probe fitted on the labeled train split.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import keras
 import tensorflow as tf
@@ -58,9 +58,27 @@ class ContrastiveLearner(keras.Model):
     def metrics(self):
         return [self.loss_tracker]
 
-    def build(self, input_shape):
+    def build(self, input_shape=None):
         self.projector.build(tuple(self.encoder.output.shape))
         self.built = True
+
+    @property
+    def trained_variables(self) -> list:
+        """What the optimizer updates, in the order its slots are saved (encoder, then projection head)."""
+        return self.encoder.trainable_variables + self.projector.trainable_variables
+
+    def build_for_training(self) -> None:
+        """Builds the model and its compiled optimizer before `fit`.
+
+        Resuming after a kill (Keras' BackupAndRestore) needs a built model,
+        and the optimizer's slots are saved by position: building them here
+        from `trained_variables` gives the same order in the killed run and
+        the rerun (`model.trainable_variables` may order them otherwise).
+        """
+        if not self.built:
+            self.build()
+        if not self.optimizer.built:
+            self.optimizer.build(self.trained_variables)
 
     def call(self, images, training=False):
         return self.projector(self.encoder(images, training=training), training=training)
@@ -75,7 +93,7 @@ class ContrastiveLearner(keras.Model):
         with tf.GradientTape() as tape:
             first, second = tf.split(self(both, training=True), 2, axis=0)
             loss = self.loss_fn(first, second)
-        variables = self.encoder.trainable_variables + self.projector.trainable_variables
+        variables = self.trained_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
@@ -93,17 +111,24 @@ def pretrain(
     num_images: int,
     config: ContrastiveConfig,
     views: Optional[keras.layers.Layer] = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> Dict[str, List[float]]:
     """Trains `model`'s backbone in place on unlabeled images.
+
+    Inside a TFX execution every finished epoch is checkpointed (encoder,
+    projection head, optimizer), so a rerun after a kill resumes from the last
+    one, and TensorBoard scalars go under the execution scope
+    (`trainer.standard_callbacks`).
 
     Args:
       model: functional classifier (its layers are shared with the encoder).
       images: batched `[B,H,W,C]` float images in [0,1], B >= 2.
       num_images: images per epoch (sets the learning-rate schedule length).
       views: view augmentation; default `OpsAugmentation(config.view_steps)`.
+      extra_callbacks: appended after the standard ones (resume, progress, TensorBoard).
 
     Returns:
-      History {"loss": per-epoch mean loss}.
+      History {"loss": per-epoch mean loss}, including epochs run before a kill.
     """
     encoder = backbone.encoder_of(model, config.embedding_layer)
     views = views or OpsAugmentation(config.view_steps, seed=config.seed, name="views")
@@ -112,13 +137,11 @@ def pretrain(
     )
     steps_per_epoch = max(1, num_images // config.batch_size)
     learner.compile(optimizer=trainer.make_optimizer(config.training_config(), steps_per_epoch * config.epochs))
-    history = learner.fit(
-        images,
-        epochs=config.epochs,
-        callbacks=[trainer.ProgressLogger(config.epochs, f"contrastive[{config.method}]")],
-        verbose=config.verbose,
-    )
-    return {key: [float(value) for value in values] for key, values in history.history.items()}
+    learner.build_for_training()
+    callbacks, resumable = trainer.standard_callbacks(config.epochs, f"contrastive-{config.method}", steps_per_epoch)
+    fitted = learner.fit(images, epochs=config.epochs, callbacks=callbacks + list(extra_callbacks),
+                         verbose=config.verbose)
+    return trainer.fitted_history(fitted, resumable)
 
 
 def unlabeled_images(

@@ -6,75 +6,40 @@ raising, so one bad image never stops a run and nothing is dropped silently.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import logging
-from typing import Dict, Iterator, Optional, Sequence
+from typing import Collection, Dict, Iterator, Optional, Sequence
 
 import apache_beam as beam
 import tensorflow as tf
 
-from components.data_translation import images, readers
+from components.data_translation import dedupe, images, leakage, progress_report, readers
 from components.data_translation.conversion import ExampleBuilder, RecordDecoder
-from components.data_translation.readers import common
-from components.data_translation.records import (
-    STAGE_BUILD,
-    STAGE_DECODE,
-    STAGE_DUPLICATE,
-    Rejection,
-    SourceRecord,
-    reject,
-)
+from components.data_translation.records import STAGE_BUILD, STAGE_DECODE, Rejection, SourceRecord, reject
 from components.data_translation.spec import TranslationConfig
 
 REJECTED = "rejected"
 STATS = "stats"
 HASHES = "hashes"
-_PROGRESS_EVERY = 1000
 
 
 class ReadShard(beam.DoFn):
-    """Shard -> SourceRecords (main output) and read-stage Rejections."""
+    """Shard -> SourceRecords (main output) and read-stage Rejections.
 
-    def __init__(self, config: TranslationConfig):
+    The pipeline reads the shards more than once (a listing is cheap next to
+    decoding) so no stage has to hold the records; only the first read reports
+    rejections (`with_rejections`), so each is counted once.
+    """
+
+    def __init__(self, config: TranslationConfig, with_rejections: bool = True):
         self._config = config
+        self._with_rejections = with_rejections
 
     def process(self, shard) -> Iterator:
         for item in readers.read(self._config, shard):
-            if isinstance(item, Rejection):
-                yield beam.pvalue.TaggedOutput(REJECTED, item)
-            else:
+            if not isinstance(item, Rejection):
                 yield item
-
-
-def file_key(record: SourceRecord) -> str:
-    """The real file behind a record (links resolved), so two paths to one file meet under one key.
-
-    Records with inline bytes (TFRecord sources) key by their origin, which is
-    unique, so they are never merged.
-    """
-    if record.image_path is None:
-        return f"inline:{record.origin}"
-    return f"file:{common.real_path(record.image_path)}"
-
-
-class OnePerFile(beam.DoFn):
-    """(file key, records) -> the record read through a non-link path (else the first source id); the rest rejected.
-
-    A file reached twice (a file link next to its target, two CSV rows naming
-    one file through different paths) would be counted twice and could land
-    in two splits; the extra paths go to the report with stage 'duplicate'.
-    """
-
-    def process(self, group) -> Iterator:
-        key, records = group
-        ordered = sorted(records, key=lambda record: (common.is_link(record.image_path or ""), record.source_id))
-        kept = ordered[0]
-        yield kept
-        for duplicate in ordered[1:]:
-            real = key[len("file:") :]
-            reason = f"same image file as {kept.source_id} ({real}), reached again through a link or alias"
-            yield beam.pvalue.TaggedOutput(REJECTED, reject(duplicate, reason, STAGE_DUPLICATE))
+            elif self._with_rejections:
+                yield beam.pvalue.TaggedOutput(REJECTED, item)
 
 
 class ProbeRecord(beam.DoFn):
@@ -102,17 +67,35 @@ class MakeExample(beam.DoFn):
 
     Decoding and building share one DoFn so the runner streams each image from
     its file to the TFRecord sink; the class list and channel count arrive as
-    side inputs. Also emits, on STATS, (split, counted class names, height,
-    width) per written record, and on HASHES (SHA-1 of the encoded image,
-    (split, source id)) for the leakage check.
+    side inputs, and so do the `dedupe.record_key`s of duplicates already
+    rejected (skipped here without a second report). Also emits, on STATS,
+    (split, counted class names, height, width) per written record, and on
+    HASHES (64-bit digest of the encoded image, split, source id) for the
+    leakage check.
     """
 
-    def __init__(self, config: TranslationConfig, fixed_class_names: Optional[Sequence[str]]):
+    def __init__(
+        self,
+        config: TranslationConfig,
+        fixed_class_names: Optional[Sequence[str]],
+        progress_target: Optional[progress_report.ProgressTarget] = None,
+    ):
         self._decoder = RecordDecoder(config, fixed_class_names)
         self._builder = ExampleBuilder(config)
         self._class_names: Sequence[str] = ()
         self._class_index: Dict[str, int] = {}
-        self._processed = 0
+        self._progress_target = progress_target
+        self._reporter = None
+
+    def _count(self, total: Optional[int]) -> None:
+        """Counts one record on this worker (log line and progress file, both throttled)."""
+        if self._reporter is None:
+            self._reporter = progress_report.reporter(self._progress_target, total)
+        self._reporter.update(1)
+
+    def finish_bundle(self):
+        if self._reporter is not None:
+            self._reporter.set(self._reporter.done, log=True, force_write=True)
 
     def _index(self, class_names: Sequence[str]) -> Dict[str, int]:
         """{name: id}, rebuilt only when the runner hands over a new side-input object."""
@@ -121,10 +104,17 @@ class MakeExample(beam.DoFn):
             self._class_index = {name: index for index, name in enumerate(class_names)}
         return self._class_index
 
-    def process(self, record: SourceRecord, class_names: Sequence[str], channels: int) -> Iterator:
-        self._processed += 1
-        if self._processed % _PROGRESS_EVERY == 0:
-            logging.info("DataTranslation: converted %d records on this worker.", self._processed)
+    def process(
+        self,
+        record: SourceRecord,
+        class_names: Sequence[str],
+        channels: int,
+        skipped_keys: Collection = (),
+        total: Optional[int] = None,
+    ) -> Iterator:
+        if skipped_keys and dedupe.record_key(record) in skipped_keys:
+            return
+        self._count(total)
         try:
             decoded = self._decoder.decode(record)
         except images.RecordError as error:
@@ -137,5 +127,5 @@ class MakeExample(beam.DoFn):
             return
         yield split, example.SerializeToString()
         yield beam.pvalue.TaggedOutput(STATS, (split, counted, decoded.height, decoded.width))
-        digest = hashlib.sha1(decoded.encoded_image).hexdigest()
-        yield beam.pvalue.TaggedOutput(HASHES, (digest, (split, decoded.source_id)))
+        digest = leakage.content_digest(decoded.encoded_image)
+        yield beam.pvalue.TaggedOutput(HASHES, (digest, split, decoded.source_id))

@@ -16,9 +16,6 @@ from components.types.data_spec import DataSpecContent, SizeStats, SplitStats, c
 StatsItem = Tuple[str, Sequence[str], int, int]
 # Events the summary counts: a record read, a record rejected, a record written (with its StatsItem).
 READ, REJECTED, WRITTEN = "read", "rejected", "written"
-# Splits whose images must not repeat across each other (train/eval/test); unlabeled copies are not leakage.
-LABELED_SPLITS = (features.TRAIN_SPLIT, features.EVAL_SPLIT, features.TEST_SPLIT)
-LEAKAGE_EXAMPLES = 5
 
 
 # Distinct (height, width) pairs a summary keeps; beyond it the rarest are dropped (they only feed the report
@@ -112,50 +109,6 @@ class SummaryFn(beam.CombineFn):
         return output
 
 
-class LeakageFn(beam.CombineFn):
-    """(content hash, [(split, source id), ...]) groups -> byte-identical images across and within splits.
-
-    Output: `images_in_several_splits` (distinct images found in more than
-    one of train/eval/test), `records_involved`, `split_pairs`
-    {"eval+train": n}, `duplicate_records` (records beyond the first copy of
-    an image, any split), and up to LEAKAGE_EXAMPLES groups of source ids.
-    """
-
-    def create_accumulator(self):
-        return {"images_in_several_splits": 0, "records_involved": 0, "split_pairs": collections.Counter(),
-                "duplicate_records": 0, "examples": []}
-
-    def add_input(self, accumulator, group):
-        _, copies = group
-        copies = sorted(copies)
-        accumulator["duplicate_records"] += len(copies) - 1
-        labeled = sorted({split for split, _ in copies} & set(LABELED_SPLITS))
-        if len(labeled) > 1:
-            accumulator["images_in_several_splits"] += 1
-            accumulator["records_involved"] += sum(1 for split, _ in copies if split in labeled)
-            for index, first in enumerate(labeled):
-                for second in labeled[index + 1 :]:
-                    accumulator["split_pairs"][f"{first}+{second}"] += 1
-            accumulator["examples"] = sorted(accumulator["examples"] + [[source for _, source in copies]])[
-                :LEAKAGE_EXAMPLES
-            ]
-        return accumulator
-
-    def merge_accumulators(self, accumulators):
-        merged = self.create_accumulator()
-        for accumulator in accumulators:
-            for key in ("images_in_several_splits", "records_involved", "duplicate_records"):
-                merged[key] += accumulator[key]
-            merged["split_pairs"].update(accumulator["split_pairs"])
-            merged["examples"] = sorted(merged["examples"] + accumulator["examples"])[:LEAKAGE_EXAMPLES]
-        return merged
-
-    def extract_output(self, accumulator):
-        output = dict(accumulator)
-        output["split_pairs"] = dict(sorted(accumulator["split_pairs"].items()))
-        return output
-
-
 class ProfileFn(beam.CombineFn):
     """(class names, channels) per decoded record -> {"class_names": sorted, "channels": majority}."""
 
@@ -177,6 +130,34 @@ class ProfileFn(beam.CombineFn):
 
     def extract_output(self, accumulator):
         return {"class_names": sorted(accumulator[0]), "channels": majority_channels(accumulator[1].items())}
+
+
+class PartialSummaryFn(SummaryFn):
+    """SummaryFn that outputs its accumulator: each event stream is summarized where it is produced."""
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+class MergedSummaryFn(SummaryFn):
+    """PartialSummaryFn outputs -> the SummaryFn output of all their events."""
+
+    def add_input(self, accumulator, partial):
+        return self.merge_accumulators([accumulator, partial])
+
+
+class PartialProfileFn(ProfileFn):
+    """ProfileFn that outputs its accumulator (the majority channel count needs the merged counts)."""
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+class MergedProfileFn(ProfileFn):
+    """PartialProfileFn outputs -> the ProfileFn output of all their items."""
+
+    def add_input(self, accumulator, partial):
+        return self.merge_accumulators([accumulator, partial])
 
 
 def majority_channels(counts: Iterable[Tuple[int, int]]) -> int:

@@ -1,15 +1,16 @@
 """The translation Beam pipeline, and `translate()`, its plain-Python entry point (no TFX).
 
-Stages: shards -> ReadShard (records, no pixels) -> GroupByFile (one record
-per real file: a link to an image already listed is rejected as a duplicate;
-the grouping also spreads records across workers) -> MakeExample
-(image bytes read, decoded, validated and built into an example) -> one GZIP
-TFRecord sink per split. The dataset-wide class list and channel count reach
-MakeExample as side inputs computed by a header-only probe of the records, so
-images stream from their files to the sinks and are never all held between
-stages. Rejections from every stage go to one JSONL report;
-counts go to a summary that becomes the DataSpec. A hash of each written
-image finds byte-identical images in more than one split (leakage).
+Stages: shards -> ReadShard (records, no pixels), three times, so no stage
+holds the records: (1) count and hash each record's real file; (2) one record
+per real file (dedupe.py: a link to an image already listed is rejected as a
+duplicate; only files reached twice go through a GroupByKey) and a
+header-only probe for the dataset-wide class list and channel count;
+(3) MakeExample (image bytes read, decoded, validated and built into an
+example, with the class list, channel count and skipped duplicates as side
+inputs) -> one GZIP TFRecord sink per split. Images stream from their files
+to the sinks. Rejections from every stage go to one JSONL report; counts go
+to a summary that becomes the DataSpec. A digest of each written image finds
+byte-identical images in more than one split (leakage.py).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import List, Optional, Sequence
 import apache_beam as beam
 import tensorflow as tf
 from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from components.data_translation import readers, stages, stats
+from components.data_translation import dedupe, leakage, progress_report, readers, stages, stats
 from components.data_translation.readers.common import ReaderPlan
 from components.data_translation.spec import TranslationConfig
 from components.types import data_spec, examples_io, features
@@ -52,15 +53,22 @@ def _sorted_lines(lines: List[str]) -> str:
     return "".join(f"{line}\n" for line in sorted(lines))
 
 
-def _dataset_choices(pipeline, records, config: TranslationConfig, plan: ReaderPlan):
+def _profile(records, label: str):
+    """Partial (class names, channels) profile of `records`, combined where they are produced."""
+    return (
+        records
+        | f"Probe{label}" >> beam.ParDo(stages.ProbeRecord())
+        | f"Profile{label}" >> beam.CombineGlobally(stats.PartialProfileFn())
+    )
+
+
+def _dataset_choices(pipeline, profiles, config: TranslationConfig, plan: ReaderPlan):
     """(class names, channels) side inputs: fixed by the source/config, or probed from image headers."""
     if plan.class_names is not None and config.channels is not None:
         profile = pipeline | "FixedProfile" >> beam.Create([{}])
     else:
-        profile = (
-            records
-            | "ProbeRecords" >> beam.ParDo(stages.ProbeRecord())
-            | "DatasetProfile" >> beam.CombineGlobally(stats.ProfileFn())
+        profile = profiles | "AllProfiles" >> beam.Flatten() | "DatasetProfile" >> beam.CombineGlobally(
+            stats.MergedProfileFn()
         )
     fixed_names = None if plan.class_names is None else list(plan.class_names)
     class_names = profile | "ClassNames" >> beam.Map(lambda found: fixed_names or found["class_names"])
@@ -68,46 +76,99 @@ def _dataset_choices(pipeline, records, config: TranslationConfig, plan: ReaderP
     return beam.pvalue.AsSingleton(class_names), beam.pvalue.AsSingleton(channels)
 
 
-def _event(kind: str):
-    return lambda item: (kind, item if kind == stats.WRITTEN else None)
+def _summary_json(counts, class_names, channels, leakage_found) -> str:
+    return json.dumps({"counts": counts, "class_names": class_names, "channels": channels, "leakage": leakage_found})
 
 
-def _summary_json(counts, class_names, channels, leakage) -> str:
-    return json.dumps({"counts": counts, "class_names": class_names, "channels": channels, "leakage": leakage})
+def _shards(pipeline, plan: ReaderPlan, label: str):
+    """The shards, from a source of their own: reads from one shared source would fuse into one stage,
+    whose record outputs the runner would then hold for the later stages that need side inputs."""
+    return pipeline | label >> beam.Create(list(plan.shards), reshuffle=False)
 
 
-def add_translation(pipeline, config: TranslationConfig, plan: ReaderPlan, examples_dir: str, data_spec_dir: str):
-    """Adds the translation stages to `pipeline` (a beam.Pipeline not yet run)."""
-    read = (
-        pipeline
-        | "CreateShards" >> beam.Create(list(plan.shards), reshuffle=False)
-        | "ReadShards" >> beam.ParDo(stages.ReadShard(config)).with_outputs(stages.REJECTED, main="records")
-    )
-    unique = (
+def _read(pipeline, plan: ReaderPlan, config: TranslationConfig, label: str):
+    """Another read of the shards (records only: rejections are reported by the first read)."""
+    shards = _shards(pipeline, plan, f"CreateShardsFor{label}")
+    return shards | f"ReadShardsFor{label}" >> beam.ParDo(stages.ReadShard(config, with_rejections=False))
+
+
+# Runners that hold a GroupByKey's data in the process's memory (the local ones).
+IN_MEMORY_RUNNERS = ("FnApiRunner", "DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner")
+
+
+def spreads_records(options: PipelineOptions) -> bool:
+    """Whether to Reshuffle records before the build stage: on distributed runners (Dataflow, Flink, Spark)
+    a shuffle is disk-backed and spreads one big shard's images across workers; the local runners would
+    hold every record in memory for it, and run on one machine anyway."""
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    name = runner if isinstance(runner, str) else type(runner).__name__
+    return name.rsplit(".", 1)[-1] not in IN_MEMORY_RUNNERS
+
+
+def add_translation(
+    pipeline,
+    config: TranslationConfig,
+    plan: ReaderPlan,
+    examples_dir: str,
+    data_spec_dir: str,
+    progress_target: Optional[progress_report.ProgressTarget] = None,
+):
+    """Adds the translation stages to `pipeline` (a beam.Pipeline not yet run).
+
+    `progress_target`: where the build stage reports records done (None: log lines only).
+
+    No stage holds the records or examples: the shards are read three times
+    (count and hash file keys; dedupe and probe headers; build and write), each
+    read fused with the work on its records, and what crosses stages is small
+    (summaries, the rare duplicate files). Per image, memory holds an 8-byte
+    file-key hash until the first read ends and the leakage check's digest,
+    split and source id (components/data_translation/leakage.py).
+    """
+    shards = _shards(pipeline, plan, "CreateShards")
+    # Read 1: counts, read rejections, and which files are reached more than once.
+    read = shards | "ReadShards" >> beam.ParDo(stages.ReadShard(config)).with_outputs(stages.REJECTED, main="records")
+    repeated = beam.pvalue.AsSingleton(
         read.records
-        | "KeyByFile" >> beam.Map(lambda record: (stages.file_key(record), record))
-        | "GroupByFile" >> beam.GroupByKey()
-        | "OnePerFile" >> beam.ParDo(stages.OnePerFile()).with_outputs(stages.REJECTED, main="records")
+        | "FileHashes" >> beam.Map(dedupe.file_hash)
+        | "RepeatedFiles" >> beam.CombineGlobally(dedupe.RepeatedFilesFn())
     )
-    records = unique.records
-    class_names, channels = _dataset_choices(pipeline, records, config, plan)
-    make = beam.ParDo(stages.MakeExample(config, plan.class_names), class_names, channels)
-    built = records | "MakeExamples" >> make.with_outputs(
+    # Read 2: one record per real file (exact, on the few candidates) and the header probe.
+    split = _read(pipeline, plan, config, "Dedupe") | "SplitCandidates" >> beam.ParDo(
+        dedupe.SplitCandidates(), repeated
+    ).with_outputs(dedupe.CANDIDATES, main="unique")
+    unique = (
+        split.candidates
+        | "GroupByFile" >> beam.GroupByKey()
+        | "OnePerFile" >> beam.ParDo(dedupe.OnePerFile()).with_outputs(
+            dedupe.REJECTED, dedupe.SKIPPED_KEYS, main="records"
+        )
+    )
+    skipped_keys = beam.pvalue.AsSingleton(
+        unique.skipped_keys | "GatherSkipped" >> beam.combiners.ToList() | "SkippedSet" >> beam.Map(frozenset)
+    )
+    need_probe = plan.class_names is None or config.channels is None
+    profiles = (_profile(split.unique, "Unique"), _profile(unique.records, "Kept")) if need_probe else ()
+    class_names, channels = _dataset_choices(pipeline, profiles, config, plan)
+    # Read 3: decode, build and write, streaming from the files to the sinks.
+    total = beam.pvalue.AsSingleton(read.records | "CountRecords" >> beam.combiners.Count.Globally())
+    make = beam.ParDo(
+        stages.MakeExample(config, plan.class_names, progress_target), class_names, channels, skipped_keys, total
+    )
+    to_build = _read(pipeline, plan, config, "Build")
+    if spreads_records(pipeline.options):
+        to_build = to_build | "SpreadRecords" >> beam.Reshuffle()
+    built = to_build | "MakeExamples" >> make.with_outputs(
         stages.REJECTED, stages.STATS, stages.HASHES, main="examples"
     )
-    leakage = (
-        built.hashes
-        | "GroupByContent" >> beam.GroupByKey()
-        | "Leakage" >> beam.CombineGlobally(stats.LeakageFn())
-    )
+    leakage_found = built.hashes | "Leakage" >> beam.CombineGlobally(leakage.LeakageFn())
 
     partitions = built.examples | "PartitionBySplit" >> beam.Partition(_split_index, len(SPLITS))
-    for split, partition in zip(SPLITS, partitions):
-        prefix = os.path.join(examples_io.split_directory(examples_dir, split), TFRECORD_PREFIX)
+    for split_name, partition in zip(SPLITS, partitions):
+        prefix = os.path.join(examples_io.split_directory(examples_dir, split_name), TFRECORD_PREFIX)
         _ = (
             partition
-            | f"Serialized[{split}]" >> beam.Map(lambda item: item[1])
-            | f"WriteSplit[{split}]"
+            | f"Serialized[{split_name}]" >> beam.Map(lambda item: item[1])
+            | f"WriteSplit[{split_name}]"
             >> beam.io.WriteToTFRecord(
                 prefix, file_name_suffix=examples_io.TFRECORD_SUFFIX, compression_type=CompressionTypes.GZIP
             )
@@ -121,17 +182,23 @@ def add_translation(pipeline, config: TranslationConfig, plan: ReaderPlan, examp
         | "SortRejections" >> beam.Map(_sorted_lines)
         | "WriteRejections" >> beam.Map(_write_file, os.path.join(data_spec_dir, REJECTED_REPORT_FILE))
     )
-    events = (
-        read.records | "ReadEvents" >> beam.Map(_event(stats.READ)),
-        read.rejected | "ReadRejectedEvents" >> beam.Map(_event(stats.READ)),
-        rejections | "RejectedEvents" >> beam.Map(lambda rejection: (stats.REJECTED, rejection.stage)),
-        built.stats | "WrittenEvents" >> beam.Map(_event(stats.WRITTEN)),
+    # Each event stream is summarized where it is produced (a Flatten of per-image events would be
+    # held whole in the local runner's memory); the partial summaries are merged.
+    partial_summaries = (
+        read.records | "ReadEvents" >> beam.Map(lambda _: (stats.READ, None))
+        | "ReadSummary" >> beam.CombineGlobally(stats.PartialSummaryFn()),
+        read.rejected | "ReadRejectedEvents" >> beam.Map(lambda _: (stats.READ, None))
+        | "ReadRejectedSummary" >> beam.CombineGlobally(stats.PartialSummaryFn()),
+        rejections | "RejectedEvents" >> beam.Map(lambda rejection: (stats.REJECTED, rejection.stage))
+        | "RejectedSummary" >> beam.CombineGlobally(stats.PartialSummaryFn()),
+        built.stats | "WrittenEvents" >> beam.Map(lambda item: (stats.WRITTEN, item))
+        | "WrittenSummary" >> beam.CombineGlobally(stats.PartialSummaryFn()),
     )
     _ = (
-        events
-        | "AllEvents" >> beam.Flatten()
-        | "Summarize" >> beam.CombineGlobally(stats.SummaryFn())
-        | "SummaryJson" >> beam.Map(_summary_json, class_names, channels, beam.pvalue.AsSingleton(leakage))
+        partial_summaries
+        | "AllSummaries" >> beam.Flatten()
+        | "Summarize" >> beam.CombineGlobally(stats.MergedSummaryFn())
+        | "SummaryJson" >> beam.Map(_summary_json, class_names, channels, beam.pvalue.AsSingleton(leakage_found))
         | "WriteSummary" >> beam.Map(_write_file, os.path.join(data_spec_dir, SUMMARY_FILE))
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
@@ -42,8 +42,11 @@ class Distillation(base_component.BaseComponent):
         data_spec: types.BaseChannel,
         teacher_model: Union[types.BaseChannel, Sequence[types.BaseChannel]],
         config: Union[spec.DistillationConfig, dict, str, None] = None,
+        optimization_params: Optional[types.BaseChannel] = None,
     ):
-        """Args: `teacher_model` is one channel of Model artifacts or a list of channels (joined with a union)."""
+        """Args: `teacher_model` is one channel of Model artifacts or a list of channels (joined with a union);
+        `optimization_params`: OptimizationParams' output, whose learned values replace the student's batch size,
+        learning rate and epochs except those in `student.explicit_fields`."""
         config = config_json.coerce_config(spec.DistillationConfig, config)
         if isinstance(teacher_model, (list, tuple)):
             teacher_model = channel.union(teacher_model)
@@ -52,6 +55,7 @@ class Distillation(base_component.BaseComponent):
                 examples=examples,
                 data_spec=data_spec,
                 teacher_model=teacher_model,
+                optimization_params=optimization_params,
                 config=config_json.config_to_json(config),
                 model=types.Channel(type=standard_artifacts.Model),
             )

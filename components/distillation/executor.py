@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Dict, List
 
@@ -11,6 +12,7 @@ from components.calibration import held_out
 from components.common import model_io
 from components.common.executor_base import ComponentExecutor
 from components.common.mlmd_metrics import record_metrics
+from components.common.optimization_params import apply_optimization_params
 from components.distillation import distillation, losses
 from components.distillation import spec as keys
 from components.ensemble.ensemble import average_models
@@ -33,6 +35,10 @@ class Executor(ComponentExecutor):
     ) -> None:
         inputs = self.start(input_dict, output_dict, exec_properties, keys.DistillationConfig)
         config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
+        learned = self.optional(input_dict, keys.OPTIMIZATION_PARAMS_KEY)
+        if learned is not None:
+            student = apply_optimization_params(config.student, learned.uri, set(config.student.explicit_fields))
+            config = dataclasses.replace(config, student=student)
         teacher_uris = [artifact.uri for artifact in input_dict[keys.TEACHER_MODEL_KEY]]
         if not teacher_uris:
             raise ValueError("Distillation got no teacher Model artifact.")

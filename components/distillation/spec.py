@@ -14,6 +14,7 @@ from components.types import artifacts, config_json
 EXAMPLES_KEY = "examples"
 DATA_SPEC_KEY = "data_spec"
 TEACHER_MODEL_KEY = "teacher_model"
+OPTIMIZATION_PARAMS_KEY = "optimization_params"
 # Output keys.
 MODEL_KEY = "model"
 # Exec property keys.
@@ -81,5 +82,8 @@ class DistillationSpec(component_spec.ComponentSpec):
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
         DATA_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DataSpec),
         TEACHER_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
+        # OptimizationParams' output: learned batch_size / learning_rate / epochs replace the student's
+        # values not in its explicit_fields (the student trains on the same labeled images the range test ran on).
+        OPTIMIZATION_PARAMS_KEY: component_spec.ChannelParameter(type=artifacts.OptimizationParams, optional=True),
     }
     OUTPUTS = {MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}

@@ -85,6 +85,26 @@ class AlignmentLearner(keras.Model):
     def call(self, images, training=False):
         return self.classifier(images, training=training)
 
+    @property
+    def trained_variables(self) -> list:
+        """What the optimizer updates, in the order its slots are saved (classifier, then domain head)."""
+        variables = self.classifier.trainable_variables
+        return variables + self.domain_head.trainable_variables if self.domain_head is not None else variables
+
+    def build_for_training(self) -> None:
+        """Builds the domain head, the model and its compiled optimizer before `fit`.
+
+        Resuming after a kill (Keras' BackupAndRestore) restores into built
+        variables only, and the optimizer's slots are saved by position:
+        building them here from `trained_variables` gives the same order in
+        the killed run and the rerun.
+        """
+        if self.domain_head is not None and not self.domain_head.built:
+            self.domain_head.build((None, int(self.two_outputs.outputs[0].shape[-1])))
+        self.built = True
+        if not self.optimizer.built:
+            self.optimizer.build(self.trained_variables)
+
     def _alignment(self, source_features, target_features):
         if self.method == CORAL:
             return coral_loss(source_features, target_features)
@@ -103,9 +123,7 @@ class AlignmentLearner(keras.Model):
             classification = self.classification_loss(source_targets, probabilities[:count])
             alignment = self._alignment(features[:count], features[count:])
             loss = classification + self.alignment_weight * alignment
-        variables = self.classifier.trainable_variables
-        if self.domain_head is not None:
-            variables = variables + self.domain_head.trainable_variables
+        variables = self.trained_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         for name, value in (("loss", loss), ("classification", classification), ("alignment", alignment)):
             self.trackers[name].update_state(value)

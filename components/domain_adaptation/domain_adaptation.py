@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import keras
 import tensorflow as tf
@@ -118,8 +118,15 @@ def self_train(model: keras.Model, domains: Domains, config: DomainAdaptationCon
     return current
 
 
-def align(model: keras.Model, method: str, domains: Domains, config: DomainAdaptationConfig) -> keras.Model:
-    """CORAL or DANN fine-tuning of a copy of `model` (then AdaBN when configured)."""
+def align(model: keras.Model, method: str, domains: Domains, config: DomainAdaptationConfig,
+          extra_callbacks: Sequence[keras.callbacks.Callback] = ()) -> keras.Model:
+    """CORAL or DANN fine-tuning of a copy of `model` (then AdaBN when configured).
+
+    Inside a TFX execution every finished epoch is checkpointed (classifier,
+    domain head, optimizer), so a rerun after a kill resumes from the last
+    one, and TensorBoard scalars go under the execution scope
+    (`trainer.standard_callbacks`). `extra_callbacks` follow those.
+    """
     keras.utils.set_random_seed(config.seed)
     classifier = adaptation.copy_model(model)
     dataset, steps = alignment.paired_batches(
@@ -131,8 +138,10 @@ def align(model: keras.Model, method: str, domains: Domains, config: DomainAdapt
         classifier, backbone.encoder_of(classifier, config.embedding_layer), method, weight, steps * config.epochs
     )
     learner.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    learner.build_for_training()
+    callbacks, _ = trainer.standard_callbacks(config.epochs, method, steps)
     learner.fit(dataset, epochs=config.epochs, steps_per_epoch=steps, verbose=config.verbose,
-                callbacks=[trainer.ProgressLogger(config.epochs, method)])
+                callbacks=callbacks + list(extra_callbacks))
     if config.adabn_after_alignment and adaptation.batch_norm_layers(classifier):
         return adaptation.adabn(classifier, domains.target_images.batch(256))
     return classifier
@@ -170,7 +179,13 @@ def adapt(
         DANN: lambda: align(source_model, alignment.DANN, domains, config),
     }
     results, models = [], {}
-    for method in config.methods:
+    methods = config.methods
+    if domains.validation is None and domains.test is None:
+        # Nothing can score the methods: train only the one that would be returned.
+        logger.info("domain adaptation: the target has no labeled images, so only the default method %r runs "
+                    "(the others could not be compared)", config.default_method)
+        methods = (config.default_method,)
+    for method in methods:
         started = time.time()
         models[method] = builders[method]()
         result = MethodResult(

@@ -40,7 +40,13 @@ class DomainAdaptationConfig:
 
     Attributes:
       methods: any of METHODS, tried in order; each is scored on the target.
-      default_method: the pick when the target has no labeled validation split.
+      default_method: the pick when the target has no labeled validation split
+        (then, without target test labels either, the only method run); None:
+        self_training when in `methods`, else the last method listed.
+        Self-training (AdaBN, then confident target pseudo-labels) by default:
+        on the MNIST-5k night-camera shift it reached 76.9% on night images
+        where AdaBN alone reached 44.9%, DANN 58.2% and CORAL 54.7% (seed 0,
+        benchmarks/results/domain_adaptation_night.md).
       architecture / module_file / source_epochs: the source model, when no
         source model artifact is given.
       target_unlabeled_split: target images used for adaptation (labels ignored).
@@ -59,7 +65,7 @@ class DomainAdaptationConfig:
     """
 
     methods: Tuple[str, ...] = METHODS
-    default_method: str = ADABN
+    default_method: Optional[str] = None
     architecture: str = "small_cnn"
     module_file: Optional[str] = None
     source_epochs: int = 10
@@ -86,6 +92,9 @@ class DomainAdaptationConfig:
         unknown = [method for method in self.methods if method not in METHODS]
         _check(not unknown, f"Unknown adaptation method(s) {unknown}; choose from {METHODS}.")
         _check(bool(self.methods), "methods must name at least one method.")
+        if self.default_method is None:  # self-training when tried, else the last (most adapting) method listed
+            object.__setattr__(self, "default_method", SELF_TRAINING if SELF_TRAINING in self.methods
+                               else self.methods[-1])
         _check(self.default_method in self.methods, f"default_method {self.default_method!r} is not in methods.")
         _check(0.0 <= self.confidence_threshold <= 1.0, "confidence_threshold must be in [0, 1].")
         _check(self.self_training_rounds >= 1, "self_training_rounds must be >= 1.")

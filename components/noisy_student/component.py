@@ -42,7 +42,11 @@ class NoisyStudent(base_component.BaseComponent):
         teacher_model: Optional[types.BaseChannel] = None,
         config: Union[spec.NoisyStudentConfig, dict, str, None] = None,
         augmentation_policy: Optional[types.BaseChannel] = None,
+        optimization_params: Optional[types.BaseChannel] = None,
     ):
+        """`optimization_params`: OptimizationParams' output; its learning rate, moved to this config's batch size
+        by the linear scaling rule, replaces `learning_rate` (batch size and epochs stay: the students train on
+        labeled + pseudo-labeled images, a different pool than the range test's)."""
         config = config_json.coerce_config(spec.NoisyStudentConfig, config)
         super().__init__(
             spec=spec.NoisyStudentSpec(
@@ -50,6 +54,7 @@ class NoisyStudent(base_component.BaseComponent):
                 data_spec=data_spec,
                 teacher_model=teacher_model,
                 augmentation_policy=augmentation_policy,
+                optimization_params=optimization_params,
                 config=config_json.config_to_json(config),
                 model=types.Channel(type=standard_artifacts.Model),
                 pseudo_labels=types.Channel(type=standard_artifacts.Examples),

@@ -15,6 +15,7 @@ from components.common.artifact_io import write_json
 from components.common.augmentation import load_augmentation_layer
 from components.common.executor_base import ComponentExecutor
 from components.common.mlmd_metrics import record_metrics
+from components.common.optimization_params import scaled_learning_rate
 from components.contrastive import backbone
 from components.noisy_student import noisy_student, spec
 
@@ -32,6 +33,9 @@ class Executor(ComponentExecutor):
     ) -> None:
         inputs = self.start(input_dict, output_dict, exec_properties, spec.NoisyStudentConfig)
         config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
+        learned = self.optional(input_dict, spec.OPTIMIZATION_PARAMS_KEY)
+        if learned is not None:
+            config = dataclasses.replace(config, learning_rate=scaled_learning_rate(learned.uri, config.batch_size))
         policy = self.optional(input_dict, spec.AUGMENTATION_POLICY_KEY)
         augmentation = load_augmentation_layer(policy.uri, config.seed) if policy else None
         teacher_artifact = self.optional(input_dict, spec.TEACHER_MODEL_KEY)

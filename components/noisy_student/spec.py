@@ -19,6 +19,7 @@ EXAMPLES_KEY = "examples"
 DATA_SPEC_KEY = "data_spec"
 TEACHER_MODEL_KEY = "teacher_model"
 AUGMENTATION_POLICY_KEY = "augmentation_policy"
+OPTIMIZATION_PARAMS_KEY = "optimization_params"
 # Output keys.
 MODEL_KEY = "model"
 PSEUDO_LABELS_KEY = "pseudo_labels"
@@ -147,6 +148,8 @@ class NoisyStudentSpec(component_spec.ComponentSpec):
         DATA_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DataSpec),
         TEACHER_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model, optional=True),
         AUGMENTATION_POLICY_KEY: component_spec.ChannelParameter(type=artifacts.AugmentationPolicy, optional=True),
+        # OptimizationParams' output: its learning rate, scaled to this config's batch size, replaces learning_rate.
+        OPTIMIZATION_PARAMS_KEY: component_spec.ChannelParameter(type=artifacts.OptimizationParams, optional=True),
     }
     OUTPUTS = {
         MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),

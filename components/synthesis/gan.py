@@ -11,8 +11,10 @@ five at 128 px and above).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import time
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -20,9 +22,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from components.common import progress, resume
+
 logger = logging.getLogger(__name__)
 
 MAX_WIDTH_MULTIPLIER = 8
+HISTORY_FILE_NAME = "history.json"
 
 
 def upsampling_stages(image_size: Tuple[int, int]) -> int:
@@ -199,42 +204,154 @@ class GanTrainer:
             averaged.assign(decay * averaged + (1.0 - decay) * current)
 
 
+class GanCheckpoint:
+    """Every piece of GAN training state, saved at a step and restored by a rerun after a kill.
+
+    Both networks, the EMA generator, both optimizers (slots and step
+    counts), the EMA warm-up counter and the step reached go into one
+    tf.train.Checkpoint; the losses logged so far go beside it
+    (`history.json`, written before the checkpoint, so a restore keeps only
+    the windows the checkpoint covers).
+    """
+
+    def __init__(self, trainer: GanTrainer, directory: str):
+        self.directory = directory
+        self.history_path = os.path.join(directory, HISTORY_FILE_NAME)
+        self._step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._checkpoint = tf.train.Checkpoint(
+            generator=trainer.generator, discriminator=trainer.discriminator, ema_generator=trainer.ema_generator,
+            generator_optimizer=trainer.generator_optimizer, discriminator_optimizer=trainer.discriminator_optimizer,
+            ema_updates=trainer._ema_updates, step=self._step,
+        )
+        self._manager = tf.train.CheckpointManager(self._checkpoint, directory, max_to_keep=1)
+
+    def restore(self) -> Tuple[int, Optional[Dict[str, List[float]]]]:
+        """(steps done, history so far) from the latest checkpoint, or (0, None) when there is none.
+
+        Raises:
+          ValueError: the checkpoint was written for other networks (another config).
+        """
+        latest = self._manager.latest_checkpoint
+        if latest is None:
+            return 0, None
+        try:
+            self._checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]  # TF's first line says which.
+            raise ValueError(
+                f"The GAN resume checkpoint {latest} does not fit these networks ({reason}). "
+                f"Delete {self.directory} to train from scratch."
+            ) from error
+        done = int(self._step.numpy())
+        history = None
+        if tf.io.gfile.exists(self.history_path):
+            with tf.io.gfile.GFile(self.history_path) as handle:
+                saved = json.loads(handle.read())
+            covered = sum(1 for step in saved["step"] if step <= done)
+            history = {key: list(values)[:covered] for key, values in saved.items()}
+        logger.info("gan: resuming after step %d from %s", done, self.directory)
+        return done, history
+
+    def save(self, done: int, history: Dict[str, List[float]]) -> None:
+        tf.io.gfile.makedirs(self.directory)
+        with tf.io.gfile.GFile(self.history_path, "w") as handle:
+            handle.write(json.dumps(history))
+        self._step.assign(done)
+        self._manager.save(checkpoint_number=done)
+
+    def remove(self, remove_empty_parent: bool = False) -> None:
+        """Deletes the checkpoint (training finished: nothing is left to resume)."""
+        if tf.io.gfile.exists(self.directory):
+            tf.io.gfile.rmtree(self.directory)
+        parent = os.path.dirname(self.directory.rstrip("/"))
+        if remove_empty_parent and tf.io.gfile.isdir(parent) and not tf.io.gfile.listdir(parent):
+            tf.io.gfile.rmtree(parent)
+
+
 def train_gan(
     trainer: GanTrainer,
     labeled_batches: Iterator,
     steps: int,
     unlabeled_batches: Optional[Iterator] = None,
     log_every_steps: int = 100,
+    checkpoint_dir: Optional[str] = None,
+    log_dir: Optional[str] = None,
 ) -> Dict[str, List[float]]:
     """Alternating D/G steps; returns losses averaged over each logging window.
+
+    At the end of every logging window the whole training state is
+    checkpointed, so a rerun after a kill continues from the last window
+    (the data iterators start over; noise and conditioning labels depend on
+    the step only, so they continue exactly). Window losses also go to
+    TensorBoard, and progress to the execution's progress file.
 
     Args:
       labeled_batches: yields `(images [B,H,W,C] float in [0,1], labels [B] int)`.
       unlabeled_batches: optional, yields `(images, ...)` for the unconditional head.
+      checkpoint_dir: where the state is saved; None: inside a TFX execution
+        a folder stable across the killed execution and its rerun
+        (`resume.current_scope()`), else none. "" turns it off. Removed when
+        training ends.
+      log_dir: TensorBoard folder; None: inside a TFX execution the scope's,
+        else none. "" turns it off.
+
+    Returns:
+      {"step", "discriminator_loss", "generator_loss", "seconds"}: one entry
+      per logging window, including windows run before a kill.
     """
-    history: Dict[str, List[float]] = {"step": [], "discriminator_loss": [], "generator_loss": [], "seconds": []}
+    scope = resume.current_scope()
+    label = scope.next_fit_label("gan") if scope else "gan"
+    from_scope = checkpoint_dir is None and scope is not None
+    if checkpoint_dir is None:
+        checkpoint_dir = scope.checkpoint_dir(label) if scope else ""
+    if log_dir is None:
+        log_dir = scope.tensorboard_dir(label) if scope else ""
+    state = GanCheckpoint(trainer, checkpoint_dir) if checkpoint_dir else None
+    first_step, history = state.restore() if state else (0, None)
+    history = history or {"step": [], "discriminator_loss": [], "generator_loss": [], "seconds": []}
     window: Dict[str, List[float]] = {"discriminator_loss": [], "generator_loss": []}
+    writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+    reporter = progress.ProgressReporter("gan", steps, unit="step", initial=first_step)
+    earlier_seconds = history["seconds"][-1] if history["seconds"] else 0.0
     start = time.perf_counter()
-    for step in range(steps):
-        images, labels = next(labeled_batches)[:2]
-        unlabeled = next(unlabeled_batches)[0] if unlabeled_batches is not None else None
-        step_tensor = tf.constant(step, tf.int32)
-        d_out = trainer.discriminator_step(images, tf.cast(labels, tf.int32), step_tensor, unlabeled)
-        g_out = trainer.generator_step(tf.shape(images)[0], step_tensor, unlabeled is not None)
-        trainer.update_ema()
-        window["discriminator_loss"].append(float(d_out["discriminator_loss"]))
-        window["generator_loss"].append(float(g_out["generator_loss"]))
-        if (step + 1) % max(log_every_steps, 1) == 0 or step + 1 == steps:
-            elapsed = time.perf_counter() - start
-            history["step"].append(step + 1)
-            history["seconds"].append(elapsed)
-            for key, values in window.items():
-                history[key].append(float(np.mean(values)))
-                values.clear()
-            logger.info(
-                "gan step %d/%d: discriminator_loss=%.4f generator_loss=%.4f (%.1fs)",
-                step + 1, steps, history["discriminator_loss"][-1], history["generator_loss"][-1], elapsed,
-            )
+    try:
+        for step in range(first_step, steps):
+            images, labels = next(labeled_batches)[:2]
+            unlabeled = next(unlabeled_batches)[0] if unlabeled_batches is not None else None
+            step_tensor = tf.constant(step, tf.int32)
+            d_out = trainer.discriminator_step(images, tf.cast(labels, tf.int32), step_tensor, unlabeled)
+            g_out = trainer.generator_step(tf.shape(images)[0], step_tensor, unlabeled is not None)
+            trainer.update_ema()
+            window["discriminator_loss"].append(float(d_out["discriminator_loss"]))
+            window["generator_loss"].append(float(g_out["generator_loss"]))
+            reporter.update(1)
+            if (step + 1) % max(log_every_steps, 1) == 0 or step + 1 == steps:
+                elapsed = earlier_seconds + time.perf_counter() - start
+                history["step"].append(step + 1)
+                history["seconds"].append(elapsed)
+                for key, values in window.items():
+                    history[key].append(float(np.mean(values)))
+                    values.clear()
+                if writer is not None:
+                    with writer.as_default(step=step + 1):
+                        for key in window:
+                            tf.summary.scalar(key, history[key][-1])
+                    writer.flush()
+                if state is not None:
+                    state.save(step + 1, history)
+                logger.info(
+                    "gan step %d/%d: discriminator_loss=%.4f generator_loss=%.4f (%.1fs)",
+                    step + 1, steps, history["discriminator_loss"][-1], history["generator_loss"][-1], elapsed,
+                )
+    except BaseException:
+        reporter.close(finished=False)
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+    reporter.close(finished=True)
+    if state is not None:
+        state.remove(remove_empty_parent=from_scope)
     return history
 
 

@@ -288,7 +288,7 @@ def load_pretrained_weights(model: keras.Model, path: str) -> int:
         return _load_remote(model, path)
     try:
         if path.endswith(".keras"):
-            from components.training import model_io
+            from components.common import model_io
 
             model_io.register_custom_layers()
             source = keras.saving.load_model(path, compile=False)

@@ -36,11 +36,15 @@ class Training(base_component.BaseComponent):
         synthetic_examples: Union[types.BaseChannel, Sequence[types.BaseChannel], None] = None,
         blend_report: Optional[types.BaseChannel] = None,
         optimization_params: Optional[types.BaseChannel] = None,
+        transform_graph: Optional[types.BaseChannel] = None,
     ):
         """`blend_report`: BlendSearch's report; its chosen ratio replaces config.synthetic_ratio at run time.
 
         `optimization_params`: OptimizationParams' output; its learned batch_size, learning_rate and epochs
         replace the config's at run time, except fields named in config.explicit_fields.
+
+        `transform_graph`: ImageTransform's output; training reads raw examples through it and the
+        SavedModel serves raw image bytes through it (components/transform).
         """
         config = config_json.coerce_config(spec.TrainingConfig, config)
         if isinstance(synthetic_examples, (list, tuple)):  # Several generators: one union channel.
@@ -58,6 +62,7 @@ class Training(base_component.BaseComponent):
                 synthetic_examples=synthetic_examples,
                 blend_report=blend_report,
                 optimization_params=optimization_params,
+                transform_graph=transform_graph,
                 config=config_json.config_to_json(config),
                 model=types.Channel(type=standard_artifacts.Model),
             )

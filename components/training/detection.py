@@ -254,8 +254,13 @@ def train_detector(
     options: Optional[AugmentOptions] = None,
     backbone_preset: Optional[str] = None,
     build_model=None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> Tuple[keras.Model, Dict[str, list], Dict[str, float], Dict[str, object]]:
     """Trains on `train`, scores COCO mAP on `eval`.
+
+    Inside a TFX execution every finished epoch is checkpointed, so a rerun
+    after a kill resumes from the last one, and TensorBoard scalars go under
+    the execution scope (`trainer.standard_callbacks`).
 
     Args:
       policy, options: augmentation policy and AugmentOptions (box prior)
@@ -263,6 +268,7 @@ def train_detector(
       backbone_preset: local keras-hub preset directory of an image encoder.
       build_model: optional `(num_classes, image_shape, plan) -> ObjectDetector`
         (a user's module file); default `build_detector`.
+      extra_callbacks: appended after the standard ones (resume, progress, TensorBoard).
 
     Returns:
       (detector, history, metrics {eval_map, eval_map_50, ...}, details
@@ -292,11 +298,15 @@ def train_detector(
     dataset = training_dataset(
         *train, config.batch_size, config.seed, policy, options, repeat=config.steps_per_epoch is not None
     )
+    # Resume checkpoints and TensorBoard under the execution's scope (none outside a TFX execution).
+    callbacks, resumable = trainer.standard_callbacks(
+        config.epochs, "detection training", steps, distribution=config.distribution
+    )
     fitted = model.fit(
         dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, verbose=config.verbose,
-        callbacks=[trainer.ProgressLogger(config.epochs, "detection training")],
+        callbacks=callbacks + list(extra_callbacks),
     )
-    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    history = trainer.fitted_history(fitted, resumable)
     result = evaluate_detector(model, *held_out, data_spec.class_names, config.batch_size)
     metrics = {f"eval_{name}": value for name, value in result["metrics"].items()}
     logger.info("detection training finished: %s", metrics)

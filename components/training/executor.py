@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from typing import Any, Dict, List, Optional
 
 from tfx import types
 
 from components.common import model_io
-from components.common.augmentation import load_augmentation_layer
+from components.common.augmentation import load_augmentation
 from components.common.executor_base import ComponentExecutor
 from components.common.mlmd_metrics import record_metrics
 from components.common.optimization_params import apply_optimization_params
@@ -53,13 +54,16 @@ class Executor(ComponentExecutor):
         config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
         check_trainable(data_spec)  # One line naming the problem (e.g. a single class) before any training.
         policy = self.optional(input_dict, spec.AUGMENTATION_POLICY_KEY)
+        transform = self.optional(input_dict, spec.TRANSFORM_GRAPH_KEY)
+        if transform is not None and data_spec.task in ("detection", "segmentation"):
+            raise ValueError(f"transform_graph feeds classifiers; this DataSpec's task is {data_spec.task!r}.")
         if data_spec.task in ("detection", "segmentation"):  # Own models, metrics and serving: task_training.py.
             from components.training import task_training
 
             model_artifact = self.single(output_dict, spec.MODEL_KEY)
             task_training.train_and_write(examples.uri, data_spec, config, model_artifact, policy.uri if policy else None)
             return
-        augmentation = load_augmentation_layer(policy.uri, config.seed) if policy else None
+        augmentation = load_augmentation(policy.uri, config.seed) if policy else None  # image layer + mixing ops
         warm = self.optional(input_dict, spec.WARM_START_MODEL_KEY)
         warm_start = model_io.load_model(warm.uri) if warm else None
 
@@ -68,12 +72,23 @@ class Executor(ComponentExecutor):
         learned = self.optional(input_dict, spec.OPTIMIZATION_PARAMS_KEY)
         if learned is not None:
             config = apply_optimization_params(config, learned.uri, set(config.explicit_fields))
-        model, history, metrics = training.train_classifier(
-            examples.uri, data_spec, config, augmentation=augmentation, warm_start=warm_start,
+        train = training.train_classifier
+        if transform is not None:  # Decode, resize and normalize by the tf.Transform graph (components/transform).
+            from components.transform import serving, training_hook
+
+            train = functools.partial(training_hook.train_classifier, transform_graph_uri=transform.uri)
+        model, history, metrics = train(
+            examples.uri, data_spec, config, augmentation=augmentation and augmentation.layer, warm_start=warm_start,
+            mixing_policy=augmentation and augmentation.mixing,
             synthetic_uris=synthetic_uris,
         )
         model_artifact = self.single(output_dict, spec.MODEL_KEY)
-        model_io.save_model_artifact(model, model_artifact.uri, history=history, metrics=metrics)
+        raw_examples = None
+        if transform is not None:  # serve_examples decodes through the same graph; serve_image_bytes takes raw bytes.
+            raw_examples = serving.TransformedExamples(model, transform.uri)
+        model_io.save_model_artifact(
+            model, model_artifact.uri, history=history, metrics=metrics, examples_signature=raw_examples
+        )
         if config.trust_module_code:
             model_io.mark_trusted_code(model_artifact.uri)
         model_artifact.set_int_custom_property(model_io.TRUSTED_CODE_PROPERTY, int(config.trust_module_code))
@@ -82,4 +97,5 @@ class Executor(ComponentExecutor):
         model_artifact.set_int_custom_property("epochs_trained", len(history.get("loss", [])))
         model_artifact.set_float_custom_property(SYNTHETIC_RATIO_PROPERTY, config.synthetic_ratio if synthetic_uris else 0.0)
         model_artifact.set_string_custom_property("synthetic_ratio_source", ratio_source if synthetic_uris else "")
+        model_artifact.set_string_custom_property("transform_graph", transform.uri if transform is not None else "")
         logger.info("Model written to %s", model_artifact.uri)

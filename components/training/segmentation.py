@@ -132,17 +132,23 @@ def train_segmenter(
     policy: Optional[Policy] = None,
     options: Optional[AugmentOptions] = None,
     build_model=None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> Tuple[keras.Model, Dict[str, list], Dict[str, float], Dict[str, object]]:
     """Trains on `train`, scores mIoU on `eval`.
+
+    Inside a TFX execution every finished epoch is checkpointed, so a rerun
+    after a kill resumes from the last one, and TensorBoard scalars go under
+    the execution scope (`trainer.standard_callbacks`).
 
     Args:
       policy, options: augmentation from the AugmentationPolicy artifact (None: none).
       build_model: optional `(num_classes, image_shape) -> keras.Model` with
         `[B,H,W,K]` probabilities (a user's module file); default `build_unet`.
+      extra_callbacks: appended after the standard ones (resume, progress, TensorBoard).
 
     Returns:
-      (model, history, metrics {eval_mean_iou, eval_pixel_accuracy, eval_foreground_iou},
-      details {image_size, eval per-class IoU}).
+      (model, history (per epoch, including epochs run before a kill), metrics {eval_mean_iou,
+      eval_pixel_accuracy, eval_foreground_iou}, details {image_size, eval per-class IoU}).
     """
     if data_spec.task != features.TASK_SEGMENTATION:
         raise ValueError(f"train_segmenter trains segmentation data; this DataSpec's task is {data_spec.task!r}.")
@@ -170,11 +176,15 @@ def train_segmenter(
         train_images, train_masks, config.batch_size, config.seed, policy, options,
         repeat=config.steps_per_epoch is not None,
     )
+    # Resume checkpoints and TensorBoard under the execution's scope (none outside a TFX execution).
+    callbacks, resumable = trainer.standard_callbacks(
+        config.epochs, "segmentation training", steps, distribution=config.distribution
+    )
     fitted = model.fit(
         dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, verbose=config.verbose,
-        callbacks=[trainer.ProgressLogger(config.epochs, "segmentation training")],
+        callbacks=callbacks + list(extra_callbacks),
     )
-    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    history = trainer.fitted_history(fitted, resumable)
     result = evaluate_segmenter(model, eval_images, eval_masks, data_spec.class_names, config.batch_size)
     metrics = {f"eval_{name}": value for name, value in result["metrics"].items()}
     logger.info("segmentation training finished: %s", metrics)

@@ -18,6 +18,7 @@ WARM_START_MODEL_KEY = "warm_start_model"
 SYNTHETIC_EXAMPLES_KEY = "synthetic_examples"
 BLEND_REPORT_KEY = "blend_report"
 OPTIMIZATION_PARAMS_KEY = "optimization_params"
+TRANSFORM_GRAPH_KEY = "transform_graph"
 # Output keys.
 MODEL_KEY = "model"
 # Exec property keys.
@@ -166,5 +167,7 @@ class TrainingSpec(component_spec.ComponentSpec):
         BLEND_REPORT_KEY: component_spec.ChannelParameter(type=artifacts.Report, optional=True),
         # OptimizationParams' output: learned batch_size / learning_rate / epochs replace those not in explicit_fields.
         OPTIMIZATION_PARAMS_KEY: component_spec.ChannelParameter(type=artifacts.OptimizationParams, optional=True),
+        # ImageTransform's output: decode, resize and normalization come from this tf.Transform graph.
+        TRANSFORM_GRAPH_KEY: component_spec.ChannelParameter(type=standard_artifacts.TransformGraph, optional=True),
     }
     OUTPUTS = {MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}

@@ -19,6 +19,12 @@ pretrained backbone.
                       Groups: the largest divisor of the channel count <= 32.
     silu / gelu       ReLU activations (ReLU layers, Activation("relu") and
                       layers with activation="relu") -> SiLU / GELU.
+    input_standardization
+                      each image is standardized by its own mean and standard
+                      deviation (over pixels and channels) before the first
+                      layer: a parameter-free LayerNormalization(axis=(1,2,3)),
+                      so the model sees the same input under any brightness
+                      gain or offset (a night camera, another scanner).
     stochastic_depth  residual branches of two-input Add layers are dropped per
                       sample in training (Huang et al., 2016), with the drop
                       rate rising linearly to 0.1 at the last block; built from
@@ -47,7 +53,8 @@ GROUP_NORM = "group_norm"
 SILU = "silu"
 GELU = "gelu"
 STOCHASTIC_DEPTH = "stochastic_depth"
-CHANGES = (BLUR_POOL, GROUP_NORM, SILU, GELU, STOCHASTIC_DEPTH)
+INPUT_STANDARDIZATION = "input_standardization"
+CHANGES = (BLUR_POOL, GROUP_NORM, SILU, GELU, STOCHASTIC_DEPTH, INPUT_STANDARDIZATION)
 
 BLUR_SUFFIX = "_blur_pool"
 MAX_GROUPS = 32
@@ -283,9 +290,29 @@ def _layers_recursive(model) -> List[keras.layers.Layer]:
     return found
 
 
+def input_standardization(model: keras.Model) -> keras.Model:
+    """Standardizes each image by its own statistics before the first layer that reads the model's input."""
+    standardized: Dict[int, keras.KerasTensor] = {}
+
+    def call_layer(layer, *args, **kwargs):
+        first = args[0] if args else None
+        history = getattr(first, "_keras_history", None)
+        if history is not None and isinstance(history[0], keras.layers.InputLayer):
+            if not standardized:  # the top-level input only (nested models' inputs come after it)
+                standardized[id(first)] = keras.layers.LayerNormalization(
+                    axis=(1, 2, 3), center=False, scale=False, name=INPUT_STANDARDIZATION)(first)
+            if id(first) in standardized:
+                args = (standardized[id(first)],) + tuple(args[1:])
+        return _call(layer, *args, **kwargs)
+
+    return _clone(model, lambda layer: None, call_layer)
+
+
 def apply_changes(model: keras.Model, changes: Sequence[str], seed: int = 0) -> keras.Model:
-    """Applies the named changes in a fixed order (norm, activation, blur pool, stochastic depth)."""
+    """Applies the named changes in a fixed order (input, norm, activation, blur pool, stochastic depth)."""
     changes = check_changes(changes)
+    if INPUT_STANDARDIZATION in changes:
+        model = input_standardization(model)
     if GROUP_NORM in changes:
         model = batch_norm_to_group_norm(model)
     for activation in (SILU, GELU):

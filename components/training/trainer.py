@@ -153,8 +153,8 @@ TargetFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 class SoftTargetModel(keras.Model):
     """Training wrapper: mixes each batch, weights classes and derives targets inside the step.
 
-    Order per training step: mixup/cutmix on (images, targets), class weights
-    from the mixed targets, then `target_fn(images, targets)` (e.g. appends a
+    Order per training step: mixup/cutmix on (images, targets) (the config's
+    alphas, then a policy's mixing ops), class weights from the mixed targets, then `target_fn(images, targets)` (e.g. appends a
     teacher's predictions on the very images the student sees). Evaluation
     steps apply only `target_fn`. The wrapped model holds all the weights;
     the wrapper itself is never saved.
@@ -168,12 +168,14 @@ class SoftTargetModel(keras.Model):
         seed: int = 0,
         class_weights: Optional[Sequence[float]] = None,
         target_fn: Optional[TargetFn] = None,
+        mixing_policy=None,
     ):
         super().__init__(name=f"{model.name}_soft_targets")
         self.inner = model
         self.mixup_alpha = float(mixup_alpha)
         self.cutmix_alpha = float(cutmix_alpha)
         self.mixing_seed = int(seed)
+        self.mixing_policy = mixing_policy
         self.class_weight_values = None if class_weights is None else [float(v) for v in class_weights]
         self.target_fn = target_fn
         # The wrapper has no weights of its own: built when the wrapped model is (Keras' BackupAndRestore,
@@ -183,11 +185,19 @@ class SoftTargetModel(keras.Model):
     def call(self, inputs, training=False):
         return self.inner(inputs, training=training)
 
+    def mixed(self, images: tf.Tensor, targets: tf.Tensor, step) -> Tuple[tf.Tensor, tf.Tensor]:
+        """The batch after the config's mixup/cutmix and then the policy's mixing ops, at train step `step`."""
+        if self.mixup_alpha > 0 or self.cutmix_alpha > 0:
+            images, targets = mix_batch(images, targets, self.mixup_alpha, self.cutmix_alpha, self.mixing_seed, step)
+        if self.mixing_policy is not None:
+            from components.common.augmentation import apply_mixing
+
+            images, targets = apply_mixing(self.mixing_policy, images, targets, self.mixing_seed, step)
+        return images, targets
+
     def train_step(self, data):
         images, targets, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if self.mixup_alpha > 0 or self.cutmix_alpha > 0:
-            step = self.optimizer.iterations
-            images, targets = mix_batch(images, targets, self.mixup_alpha, self.cutmix_alpha, self.mixing_seed, step)
+        images, targets = self.mixed(images, targets, self.optimizer.iterations)
         if self.class_weight_values is not None:
             weights = per_sample_class_weights(targets, tf.constant(self.class_weight_values, targets.dtype))
             sample_weight = weights if sample_weight is None else sample_weight * weights
@@ -218,6 +228,7 @@ def fit(
     metrics: Optional[Sequence] = None,
     log_dir: Optional[str] = None,
     checkpoint_dir: Optional[str] = None,
+    mixing_policy=None,
 ) -> tuple:
     """Trains a model built inside the distribution strategy's scope.
 
@@ -240,6 +251,11 @@ def fit(
         resumes (see `components.common.resume`). None: inside a TFX
         execution a folder stable across the killed execution and its rerun,
         else no checkpoints. "" turns them off. Removed when training ends.
+      mixing_policy: the label-mixing part of an augmentation policy
+        (`components.common.augmentation.load_augmentation(...).mixing`): its
+        ops mix images and soft targets in every train step, each sample with
+        each op's probability, seeded by (config.seed, step); `augmentation`
+        then holds the policy's image ops.
 
     `config.mixup_alpha` / `config.cutmix_alpha` mix each training batch
     in-graph (see `mix_batch`). Progress goes to a bar (terminal), log lines
@@ -250,15 +266,21 @@ def fit(
       includes the epochs run before the kill).
     """
     keras.utils.set_random_seed(config.seed)
+    if mixing_policy is not None and (config.mixup_alpha > 0 or config.cutmix_alpha > 0):
+        logger.warning(
+            "%s: both the config's mixup/cutmix alphas and the policy's mixing ops %s mix each batch (in that order)",
+            log_prefix, list(mixing_policy.op_names),
+        )
     steps_per_epoch = config.steps_per_epoch or max(1, math.ceil(num_train_examples / config.batch_size))
     strategy = make_strategy(config.distribution)
     with strategy.scope():
         bare_model = build_model()
         training_model = with_augmentation(bare_model, augmentation)
-        mixing = config.mixup_alpha > 0 or config.cutmix_alpha > 0
+        mixing = config.mixup_alpha > 0 or config.cutmix_alpha > 0 or mixing_policy is not None
         if mixing or class_weights is not None or target_fn is not None:
             training_model = SoftTargetModel(
-                training_model, config.mixup_alpha, config.cutmix_alpha, config.seed, class_weights, target_fn
+                training_model, config.mixup_alpha, config.cutmix_alpha, config.seed, class_weights, target_fn,
+                mixing_policy=mixing_policy,
             )
         training_model.compile(
             optimizer=make_optimizer(config, steps_per_epoch * config.epochs),

@@ -83,9 +83,12 @@ def train_classifier(
     warm_start: Optional[keras.Model] = None,
     synthetic_uris: Sequence[str] = (),
     log_dir: Optional[str] = None,
+    mixing_policy=None,
 ) -> Tuple[keras.Model, Dict[str, list], Dict[str, float]]:
     """Trains on `train`, validates on `eval`; returns (bare model, history, eval metrics).
 
+    `augmentation` / `mixing_policy`: a policy's image layer and its label-mixing part
+    (`components.common.augmentation.load_augmentation`); see `trainer.fit`.
     `log_dir`: TensorBoard logs (see `trainer.fit`; None: the run's `_tensorboard/` folder inside a pipeline).
     """
     if data_spec.task not in (features.TASK_CLASSIFICATION, features.TASK_MULTILABEL):
@@ -125,6 +128,7 @@ def train_classifier(
         class_weights=class_weights_for(config, data_spec),
         extra_callbacks=fine_tuning.schedule_callbacks(config.fine_tune, config.epochs),
         log_dir=log_dir,
+        mixing_policy=mixing_policy,
     )
     metrics = {f"eval_{key}": value for key, value in trainer.evaluate(model, eval_dataset, data_spec.task).items()}
     logger.info("training finished: %s", metrics)

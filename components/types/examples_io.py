@@ -8,7 +8,7 @@ images through `load_split`.
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -172,29 +172,19 @@ def load_split(
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def load_detection_split(
-    examples_uri: str, split: str, data_spec: DataSpecContent, image_size: Optional[Tuple[int, int]] = None
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A detection split in memory: images, boxes padded to the most boxes of any image, box labels.
-
-    Returns:
-      images float32 `[N,H,W,C]` in [0,1] at `image_size`; boxes float32
-      `[N,M,4]` normalized (ymin, xmin, ymax, xmax), padded rows -1; labels
-      int32 `[N,M]`, padded -1. Normalized boxes need no change on resizing.
-
-    Raises:
-      ValueError: for a non-detection DataSpec, or a record whose box
-        coordinate lists differ in length (named by its source id).
-    """
+def _detection_records(
+    examples_uri: str, split: str, data_spec: DataSpecContent, image_size: Tuple[int, int]
+) -> Iterator[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One detection record at a time: (image `[H,W,C]` float32, boxes `[M,4]`, box labels `[M]` int32)."""
     if data_spec.task != features.TASK_DETECTION:
         raise ValueError(f"load_detection_split reads detection data; task is {data_spec.task!r}.")
-    image_size = tuple(image_size or default_image_size(data_spec))
     spec = {
         features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string),
         features.IMAGE_SOURCE_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
         features.BOXES_LABEL: tf.io.VarLenFeature(tf.int64),
         **{key: tf.io.VarLenFeature(tf.float32) for key in features.BOX_COORDINATE_KEYS},
     }
+
     def parse(serialized):
         parsed = tf.io.parse_single_example(serialized, spec)
         coordinates = tuple(tf.sparse.to_dense(parsed[key]) for key in features.BOX_COORDINATE_KEYS)
@@ -202,7 +192,6 @@ def load_detection_split(
         return image, coordinates, tf.sparse.to_dense(parsed[features.BOXES_LABEL]), parsed[features.IMAGE_SOURCE_ID]
 
     dataset = tf.data.TFRecordDataset(split_files(examples_uri, split), compression_type="GZIP")
-    images, boxes, labels = [], [], []
     # Decoding runs in parallel in tf.data; the per-record checks stay here, where the record can be named.
     for image, coordinates, box_labels, source in dataset.map(
         parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
@@ -213,17 +202,72 @@ def load_detection_split(
                 f"and label lists differ in length ({[len(values) for values in coordinates]} coordinates, "
                 f"{len(box_labels)} labels)."
             )
-        images.append(image)
-        boxes.append(np.stack(coordinates, axis=-1).reshape(-1, 4))
-        labels.append(box_labels.astype(np.int32))
+        yield image, np.stack(coordinates, axis=-1).reshape(-1, 4), box_labels.astype(np.int32)
+
+
+def _padded_detection_arrays(images, boxes, labels, image_size, channels):
     most = max([len(row) for row in labels] + [1])
     padded_boxes = np.full((len(images), most, 4), -1.0, np.float32)
     padded_labels = np.full((len(images), most), -1, np.int32)
     for index, (row_boxes, row_labels) in enumerate(zip(boxes, labels)):
         padded_boxes[index, : len(row_labels)] = row_boxes
         padded_labels[index, : len(row_labels)] = row_labels
-    empty = np.zeros((0, image_size[0], image_size[1], data_spec.channels), np.float32)
+    empty = np.zeros((0, image_size[0], image_size[1], channels), np.float32)
     return (np.stack(images) if images else empty), padded_boxes, padded_labels
+
+
+def load_detection_split(
+    examples_uri: str, split: str, data_spec: DataSpecContent, image_size: Optional[Tuple[int, int]] = None
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A detection split in memory: images, boxes padded to the most boxes of any image, box labels.
+
+    Holds every image (N*H*W*C*4 bytes); `detection_batches` streams the same
+    records a batch at a time, for splits that do not fit in memory.
+
+    Returns:
+      images float32 `[N,H,W,C]` in [0,1] at `image_size`; boxes float32
+      `[N,M,4]` normalized (ymin, xmin, ymax, xmax), padded rows -1; labels
+      int32 `[N,M]`, padded -1. Normalized boxes need no change on resizing.
+
+    Raises:
+      ValueError: for a non-detection DataSpec, or a record whose box
+        coordinate lists differ in length (named by its source id).
+    """
+    image_size = tuple(image_size or default_image_size(data_spec))
+    images, boxes, labels = [], [], []
+    for image, row_boxes, row_labels in _detection_records(examples_uri, split, data_spec, image_size):
+        images.append(image)
+        boxes.append(row_boxes)
+        labels.append(row_labels)
+    return _padded_detection_arrays(images, boxes, labels, image_size, data_spec.channels)
+
+
+def detection_batches(
+    examples_uri: str,
+    split: str,
+    data_spec: DataSpecContent,
+    batch_size: int,
+    image_size: Optional[Tuple[int, int]] = None,
+) -> Iterator[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """`load_detection_split` a batch at a time: memory holds one batch of images, not the split.
+
+    Yields:
+      (images `[B,H,W,C]`, boxes `[B,M,4]`, labels `[B,M]`), M the most boxes
+      of any image in that batch (padded -1); the last batch may be smaller.
+    """
+    if batch_size < 1:
+        raise ValueError(f"detection_batches: batch_size must be >= 1; got {batch_size}.")
+    image_size = tuple(image_size or default_image_size(data_spec))
+    images, boxes, labels = [], [], []
+    for image, row_boxes, row_labels in _detection_records(examples_uri, split, data_spec, image_size):
+        images.append(image)
+        boxes.append(row_boxes)
+        labels.append(row_labels)
+        if len(images) == batch_size:
+            yield _padded_detection_arrays(images, boxes, labels, image_size, data_spec.channels)
+            images, boxes, labels = [], [], []
+    if images:
+        yield _padded_detection_arrays(images, boxes, labels, image_size, data_spec.channels)
 
 
 def count_records(examples_uri: str, split: str) -> int:

@@ -20,13 +20,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from tfx.dsl.components.base import base_node
 
 from pipelines import config_schema
-from pipelines.autofit.plan import SECOND_ROUND, Plan
-from pipelines.config import RunConfig
-
-# Options shared by the trainer-based sections; each section takes those its config has.
-SHARED_TRAINER_KEYS = ("architecture", "module_file", "image_size", "learning_rate", "optimizer", "schedule",
-                       "weight_decay", "trust_module_code")
-
+from pipelines.autofit.plan import SECOND_ROUND, Plan, pick_architecture_changes
+from pipelines.config import RunConfig, inherited_training, nested_training
 
 MODULE_FILE_KEYS = ("module_file", "student_module_file")
 
@@ -48,8 +43,9 @@ def with_staged_module_files(config: RunConfig) -> RunConfig:
         for key in MODULE_FILE_KEYS:
             if isinstance(out.get(key), str):
                 out[key] = stage_module_file(out[key], config.pipeline_root)
-        if isinstance(out.get("student"), dict):
-            out["student"] = staged(out["student"])
+        for nested in ("student", "member", "training"):  # the nested models of distillation/ensemble/blend_search
+            if isinstance(out.get(nested), dict):
+                out[nested] = staged(out[nested])
         return out
 
     techniques = {name: staged(values) for name, values in config.techniques.items()}
@@ -69,14 +65,36 @@ def section_settings(section: str, config: RunConfig, plan: Plan, planned: Dict[
     """A technique's config: planned values, then the user's model choice, then the user's section (wins)."""
     fields = config_fields(section)
     values: Dict[str, Any] = {key: value for key, value in planned.items() if key in fields}
-    for key in SHARED_TRAINER_KEYS:
-        if key in config.training and key in fields:
-            values[key] = config.training[key]
+    # Trainer sections start from the top-level training model (pipelines.config.inherited_training).
+    values.update({key: value for key, value in inherited_training(section, config.training).items()
+                   if key in fields and section in config_schema.TRAINER_SECTIONS})
     if "seed" in fields:
         values["seed"] = config.seed
     values.update(plan.settings(section))
     values.update(config.forced(section) or {})
+    nested = config_schema.TRAINER_SECTIONS.get(section)
+    if nested in fields:  # distillation `student`, ensemble `member`, blend_search `training`
+        default = getattr(config_schema.config_class(section)(), nested, None)
+        merged = nested_training(section, config.training, values.get(nested), getattr(default, "architecture", None))
+        if merged:
+            values[nested] = merged
     return {key: value for key, value in values.items() if key in fields}
+
+
+def user_set(config: RunConfig, section: str, key: str) -> bool:
+    """Whether the user's config sets `key` for `section`'s model (its own section or the top-level training)."""
+    return key in config.training or key in (config.forced(section) or {})
+
+
+def learned_params_override(config: RunConfig, fixed: bool) -> bool:
+    """Whether OptimizationParams' output replaces the planned trainer settings (else it is a candidate)."""
+    return fixed or config.forced("optimization") is not None
+
+
+def student_explicit_fields(config: RunConfig) -> List[str]:
+    """The distillation student's options the user set (learned optimization params fill only the others)."""
+    own = (config.forced("distillation") or {}).get("student") or {}
+    return sorted(set(config.training) | set(own))
 
 
 def training_settings(config: RunConfig, plan: Plan, **overrides) -> Dict[str, Any]:
@@ -112,47 +130,89 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
         from pipelines.data_validation import data_validation_components
 
         nodes += data_validation_components(examples, config.data_validation)
+    transform_graph = None
+    if config.transform is not None:  # tf.Transform: Beam statistics, decode/resize/normalize baked into a graph
+        from components.transform.component import ImageTransform
+
+        settings = dict(config.transform)
+        if "image_size" in config.training and "image_size" not in settings:
+            settings["image_size"] = config.training["image_size"]
+        transform = ImageTransform(examples=examples, data_spec=data_spec, config=settings)
+        nodes.append(transform)
+        transform_graph = transform.outputs["transform_graph"]
     epochs = int(config.training.get("epochs", plan.training.get("epochs", 10)))
     batch = int(config.training.get("batch_size", plan.training.get("batch_size", 64)))
     trainer_plan = {"epochs": epochs, "teacher_epochs": epochs, "batch_size": batch}
     semi_plan = dict(trainer_plan, **plan.semi_supervised_training)
 
-    optimization = None
+    # Learned optimization params replace the planned trainer settings only when the user asked for them (the
+    # fixed chain, or a forced `optimization:` section); planned by autofit they are a candidate like any other
+    # technique: `TrainingOptimized` against the plain Training, kept only when better beyond the noise (a range
+    # test on a few hundred images can pick a rate that trains worse than the planned default).
+    optimization = learned_candidate = None
     if plan.includes("optimization"):
         from components.optimization.component import OptimizationParams
 
         optimization_node = OptimizationParams(examples=examples, data_spec=data_spec,
                                                config=section_settings("optimization", config, plan, {}))
         nodes.append(optimization_node)
-        optimization = optimization_node.outputs["optimization_params"]
-    policy = None
+        if learned_params_override(config, fixed):
+            optimization = optimization_node.outputs["optimization_params"]
+        else:
+            learned_candidate = optimization_node.outputs["optimization_params"]
+    # The searched policy, like learned optimization params, is a candidate when autofit planned the search: its
+    # one-epoch proxy trials screen policies but cannot show a gain that only full trainings show, so the search
+    # outputs its best policy (choose_baselines off) and ChampionSelection compares full trainings with and without
+    # it (`TrainingAugmented` against the plain Training). Forced (or in the fixed chain) it augments every trainer.
+    policy, policy_is_candidate = None, False
     if plan.includes("augmentation_search"):
         from components.augmentation_search.component import AugmentationSearch
 
+        policy_is_candidate = not (fixed or config.forced("augmentation_search") is not None)
+        planned_search = {"choose_baselines": False} if policy_is_candidate else {}
         search = AugmentationSearch(examples=examples, data_spec=data_spec,
-                                    config=section_settings("augmentation_search", config, plan, {}))
+                                    config=section_settings("augmentation_search", config, plan, planned_search))
         nodes.append(search)
         policy = search.outputs["augmentation_policy"]
 
-    def training_node(component_id: Optional[str], **kwargs):
+    def training_node(component_id: Optional[str], augmented: bool = True, **kwargs):
         overrides = kwargs.pop("overrides", {})
         train_config = config_json.config_from_dict(TrainingConfig, training_settings(config, plan, **overrides))
-        inputs = dict(examples=examples, data_spec=data_spec, config=train_config, augmentation_policy=policy, **kwargs)
+        inputs = dict(examples=examples, data_spec=data_spec, config=train_config,
+                      augmentation_policy=policy if augmented else None, **kwargs)
         if optimization is not None:
             inputs["optimization_params"] = optimization
+        if transform_graph is not None and not kwargs.get("synthetic_examples"):  # synthetic blends skip the graph
+            inputs["transform_graph"] = transform_graph
         node = Training(**inputs)
         return node.with_id(component_id) if component_id else node
 
     candidates: List[Tuple[str, Any]] = []
-    training = training_node(None)
+    training = training_node(None, augmented=not policy_is_candidate)
     nodes.append(training)
     candidates.append(("Training", training.outputs["model"]))
     strongest = training.outputs["model"]  # the teacher noisy student starts from
+    if policy_is_candidate:
+        augmented = training_node("TrainingAugmented")
+        nodes.append(augmented)
+        candidates.append(("TrainingAugmented", augmented.outputs["model"]))
+    if learned_candidate is not None:
+        optimized = training_node("TrainingOptimized", optimization_params=learned_candidate)
+        nodes.append(optimized)
+        candidates.append(("TrainingOptimized", optimized.outputs["model"]))
 
     if plan.includes("label_smoothing"):
         smoothed = training_node("TrainingLabelSmoothing", overrides={"label_smoothing": 0.1})
         nodes.append(smoothed)
         candidates.append(("TrainingLabelSmoothing", smoothed.outputs["model"]))
+    if plan.includes("architecture_changes"):
+        changes = tuple(plan.settings("architecture_changes").get("changes") or
+                        pick_architecture_changes(batch)[0])
+        base = tuple(training_settings(config, plan).get("architecture_changes", ()))  # e.g. input standardization
+        changes = base + tuple(change for change in changes if change not in base)
+        changed = training_node("TrainingArchitectureChanges", overrides={"architecture_changes": changes})
+        nodes.append(changed)
+        candidates.append(("TrainingArchitectureChanges", changed.outputs["model"]))
     synthetic_sources = []
     if plan.includes("gan") or plan.includes("blend_search"):
         from components.synthesis.component import GanSynthesis
@@ -199,8 +259,10 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
         from components.noisy_student.component import NoisyStudent
 
         student_settings = section_settings("noisy_student", config, plan, semi_plan)
+        # The learned learning rate (scaled to the students' batch) unless the user set one.
+        learned_rate = None if user_set(config, "noisy_student", "learning_rate") else optimization
         student = NoisyStudent(examples=examples, data_spec=data_spec, teacher_model=strongest,
-                               augmentation_policy=policy, config=student_settings)
+                               augmentation_policy=policy, config=student_settings, optimization_params=learned_rate)
         nodes.append(student)
         candidates.append(("NoisyStudent", student.outputs["model"]))
         strongest = student.outputs["model"]
@@ -212,8 +274,8 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
 
             with tfx.dsl.Cond(student.outputs["model"].future()[0].custom_property(BEAT_TEACHER) == 1):
                 second = NoisyStudent(examples=examples, data_spec=data_spec, teacher_model=student.outputs["model"],
-                                      augmentation_policy=policy, config=dict(student_settings, seed=config.seed + 1)
-                                      ).with_id("NoisyStudentRound2")
+                                      augmentation_policy=policy, config=dict(student_settings, seed=config.seed + 1),
+                                      optimization_params=learned_rate).with_id("NoisyStudentRound2")
             nodes.append(second)
             candidates.append(("NoisyStudentRound2", second.outputs["model"]))
     if plan.includes("self_distillation"):
@@ -221,9 +283,10 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
 
         settings = section_settings("distillation", config, plan, {})
         settings.update(same_architecture_as_teacher=True,
-                        student={"epochs": epochs, "batch_size": batch, "seed": config.seed})
+                        student={"epochs": epochs, "batch_size": batch, "seed": config.seed,
+                                 "explicit_fields": student_explicit_fields(config)})
         distilled = Distillation(examples=examples, data_spec=data_spec, teacher_model=strongest,
-                                 config=settings).with_id("SelfDistillation")
+                                 config=settings, optimization_params=optimization).with_id("SelfDistillation")
         nodes.append(distilled)
         candidates.append(("SelfDistillation", distilled.outputs["model"]))
     if plan.includes("ensemble") and len(candidates) > 1:
@@ -241,6 +304,7 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
                                       config=dict(config.selection, seed=config.seed))
         nodes.append(selection)
         champion = selection.outputs["model"]
+    selected = champion  # before calibration: what domain adaptation adapts (its BatchNorm layers at the top level)
     if plan.includes("calibration"):
         from components.calibration.component import Calibration
 
@@ -255,26 +319,35 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
         from components.export.component import Export
 
         nodes.append(Export(model=champion, examples=examples, data_spec=data_spec, config=config.output))
-    nodes += after_champion(config, plan, examples, data_spec, champion)
+    nodes += after_champion(config, plan, examples, data_spec, champion, optimization, selected)
     return nodes
 
 
-def after_champion(config: RunConfig, plan: Plan, examples, data_spec, champion) -> List[base_node.BaseNode]:
-    """What uses the champion: knowledge distillation, domain adaptation."""
+def after_champion(config: RunConfig, plan: Plan, examples, data_spec, champion,
+                   optimization=None, uncalibrated=None) -> List[base_node.BaseNode]:
+    """What uses the champion: knowledge distillation, domain adaptation.
+
+    `uncalibrated`: the champion before calibration wraps it (Input -> model -> temperature); domain adaptation
+    re-estimates the model's own BatchNorm statistics and retrains it, so it starts from that model.
+    """
     nodes: List[base_node.BaseNode] = []
     if plan.includes("distillation"):
         from components.distillation.component import Distillation
         from components.evaluation.component import Evaluation
         from components.evaluation.spec import EvaluationConfig
 
+        settings = section_settings("distillation", config, plan, {})
+        if isinstance(settings.get("student"), dict):
+            settings["student"] = dict(settings["student"], explicit_fields=student_explicit_fields(config))
         distillation = Distillation(examples=examples, data_spec=data_spec, teacher_model=champion,
-                                    config=section_settings("distillation", config, plan, {}))
+                                    config=settings, optimization_params=optimization)
         nodes += [distillation, Evaluation(examples=examples, data_spec=data_spec,
                                            model=distillation.outputs["model"],
                                            config=EvaluationConfig.from_dict(config.evaluation)
                                            ).with_id("EvaluationDistilled")]
     if plan.includes("domain_adaptation"):
-        nodes += domain_adaptation_nodes(config, plan, examples, data_spec, champion)
+        nodes += domain_adaptation_nodes(config, plan, examples, data_spec,
+                                         uncalibrated if uncalibrated is not None else champion)
     return nodes
 
 
@@ -324,6 +397,7 @@ TECHNIQUE_MODULES = {
     "contrastive": "components.contrastive.component",
     "noisy_student": "components.noisy_student.component",
     "label_smoothing": "components.training.component",
+    "architecture_changes": "components.training.component",
     "self_distillation": "components.distillation.component",
     "calibration": "components.calibration.component",
     "domain_adaptation": "components.domain_adaptation.component",

@@ -32,8 +32,8 @@ BUDGET_MULTIPLES = {"quick": 3.0, "standard": 8.0, "thorough": 20.0}
 # Cost model. The unit is one supervised training over every image the run may learn from (labeled and
 # unlabeled, the semi-supervised schedule): what training would cost if every image had a label. Costs are
 # images processed (forward + backward), computed from the profile and the planned settings; the fixed
-# factors are measured ratios (benchmarks/results: optimization 1.5x and the augmentation search 1.5x of the
-# training they tune; GAN training ~2 units).
+# factors are measured ratios (benchmarks/results: optimization 1.5x of the training it tunes, plus its
+# candidate training; the augmentation search 1.5x plus its candidate training; GAN training ~2 units).
 FIXED_COSTS = {"calibration": 0.02, "ensemble": 0.05, "gan": 2.0, "style_transfer": 2.0, "domain_adaptation": 1.0}
 # FixMatch steps per budget (the paper trains ~1M steps; on CPU ~1,500 steps already reach most of its gain).
 CONSISTENCY_STEPS = {"quick": 1000, "standard": 1500, "thorough": 3000}
@@ -46,6 +46,8 @@ EPOCH_BOUNDS = (10, 60)
 SECOND_ROUND = "second_round_if_better"
 # An augmentation policy is only chosen when the eval split resolves differences this small (accuracy points).
 SEARCH_RESOLUTION_PP = 3.0
+# Blur pool + GELU: 1.04-1.39x and 1.2-1.3x a small CNN's step time (benchmarks/results/architecture_changes.md).
+ARCHITECTURE_CHANGES_COST = 1.5
 
 
 @dataclasses.dataclass
@@ -98,8 +100,12 @@ class Plan:
         """The plan as people read it: one line per technique."""
         out = [f"autofit plan (budget {self.budget}: ~{self.estimated_cost:.1f} of {self.budget_multiple:g} units; "
                "a unit = one training on all the images):"]
-        learned = " (OptimizationParams learns batch size, learning rate and epochs for Training)" \
-            if self.includes("optimization") else ""
+        optimization = self.decision("optimization")
+        learned = ""
+        if optimization is not None and optimization.decision == FORCED:
+            learned = " (replaced by the batch size, learning rate and epochs OptimizationParams learns)"
+        elif optimization is not None and optimization.decision == TRY:
+            learned = " (TrainingOptimized, with the learned values, is a candidate against these)"
         out.append("  training: " + ", ".join(f"{k}={v}" for k, v in self.training.items()) + learned)
         for key, reason in self.training_reasons.items():
             out.append(f"    {key}: {reason}")
@@ -142,6 +148,12 @@ def plan_training(profile: DataProfile, user_training: Dict[str, Any]) -> Tuple[
                          f"{EPOCH_BOUNDS[1]} epochs; early stopping keeps the best epoch")
     planned["early_stopping_patience"] = max(3, epochs // 5)
     reasons["early_stopping_patience"] = "a fifth of the epochs without eval-loss improvement (best weights restored)"
+    if profile.has_target:
+        planned["architecture_changes"] = ["input_standardization"]
+        reasons["architecture_changes"] = (
+            "a target domain was given: each image standardized by its own mean and deviation, so a brightness or "
+            "contrast shift does not reach the model (night-camera benchmark: source-only night accuracy "
+            "12% -> 45%, daylight unchanged)")
     for key in list(planned):
         if key in user_training:
             planned.pop(key)
@@ -221,10 +233,12 @@ def make_plan(
     add("noisy_student", has_unlabeled and ratio >= 1.0,
         f"{unlabeled_reason}: pseudo-label them with the best teacher" if has_unlabeled else unlabeled_reason,
         {"iterations": 1, SECOND_ROUND: label != "quick"})
-    add("optimization", task_ok, "learn learning rate (range test), batch size and epochs (early stopping)")
+    add("optimization", task_ok, "learn learning rate (range test), batch size and epochs (early stopping); "
+        "the training with them is a candidate against the planned settings")
     search_ok = profile.task in ("classification", "detection") and resolution <= SEARCH_RESOLUTION_PP
     add("augmentation_search", search_ok,
         f"eval split of {profile.eval_images} images resolves ~±{resolution:.1f} pp"
+        + ("; the training with the searched policy is a candidate against the plain one" if search_ok else "")
         + ("" if search_ok else f"; policies differ by less than that, so no policy is chosen on it"))
     add("contrastive", has_unlabeled and thorough,
         f"{unlabeled_reason}: self-supervised pretraining" + ("" if thorough else " (thorough budget only)"))
@@ -232,6 +246,12 @@ def make_plan(
         "a regularized variant of the plain training as a candidate"
         + (" (not on the quick budget)" if label == "quick" else "")
         + ("; with unlabeled images the semi-supervised candidates are where the gain is" if has_unlabeled else ""))
+    changes, changes_why = pick_architecture_changes(int(dict(training, **user_training).get("batch_size", 64)))
+    add("architecture_changes", task_ok and label != "quick" and not has_unlabeled,
+        f"{changes_why}, as a candidate beside the plain training"
+        + (" (not on the quick budget)" if label == "quick" else "")
+        + ("; with unlabeled images the semi-supervised candidates are where the gain is" if has_unlabeled else ""),
+        {"changes": changes})
     add("self_distillation", profile.task == "classification" and thorough,
         "a student learns the best model's soft labels" + ("" if thorough else " (thorough budget only)"))
     add("gan", thorough and profile.task == "classification" and profile.min_per_class >= 20,
@@ -249,6 +269,18 @@ def make_plan(
             lone.decision, lone.reason = SKIP, f"{lone.reason}; needs both gan and blend_search"
             spent -= costs[lone.name]
     return Plan(profile, label, multiple, decisions, training, training_reasons, spent, semi)
+
+
+def pick_architecture_changes(batch_size: int) -> Tuple[List[str], str]:
+    """The drop-in changes the candidate tries, and why.
+
+    The prior comes from benchmarks/results/architecture_changes.md (MNIST-5k, 2-3 seeds, two architectures):
+    blur pool (+1.8 / +3.6 pp) and GELU (+1.7 / +0.9 pp) helped on both; GroupNorm (-31 / -14 pp), stochastic
+    depth (-1.4 pp) and SiLU (within the spread) did not, so they are left to users. The candidate is kept only
+    when it beats the plain training on this data's held-out images beyond the noise.
+    """
+    del batch_size  # GroupNorm for small batches lost badly in the benchmark: not tried by default
+    return ["blur_pool", "gelu"], "blur pool + GELU (both helped on two architectures in the benchmark)"
 
 
 def consistency_schedule(profile: DataProfile, budget_label: str) -> Dict[str, Any]:
@@ -275,7 +307,8 @@ def technique_costs(profile: DataProfile, training: Dict[str, Any], semi: Dict[s
     steps = consistency["epochs"] * consistency["steps_per_epoch"]
     costs = dict(FIXED_COSTS)
     costs.update({
-        "training": plain, "label_smoothing": plain, "optimization": 1.5 * plain, "augmentation_search": 1.5 * plain,
+        "training": plain, "label_smoothing": plain, "architecture_changes": ARCHITECTURE_CHANGES_COST * plain,
+        "optimization": 2.5 * plain, "augmentation_search": 2.5 * plain,
         "self_distillation": 1.2 * plain, "distillation": 1.2 * plain, "blend_search": 1.5 * plain,
         "consistency_training": steps * consistency["batch_size"] * (1 + 2 * consistency["mu"]) / unit,
         # A round: a student trains on labeled + pseudo-labeled images under strong noise (RandAugment, dropout),

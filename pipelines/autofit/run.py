@@ -114,8 +114,10 @@ def write_plan(plan: Plan, run_dir: str) -> str:
 
 def run(config: RunConfig, runner: str = "local", enable_cache: Optional[bool] = None, echo=print) -> Dict[str, Any]:
     """The whole autofit run; returns the summary (also written to RUN_DIR/autofit/summary.json)."""
+    from pipelines.config_values import check_section_values
     from pipelines.runners import run_pipeline
 
+    check_section_values(config)  # a bad value in any section stops the run before the data is read
     started = time.time()
     plan = None
     if config.autofit:

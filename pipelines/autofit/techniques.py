@@ -49,6 +49,8 @@ TECHNIQUES: Dict[str, Technique] = {
         Technique("noisy_student", (CLASSIFICATION,), "teacher pseudo-labels unlabeled images; noised student",
                   needs_unlabeled=True),
         Technique("label_smoothing", ALL_TASKS[:2], "training with label smoothing 0.1 as a candidate"),
+        Technique("architecture_changes", ALL_TASKS[:2],
+                  "training with drop-in architecture changes (e.g. blur pool, GELU) as a candidate"),
         Technique("self_distillation", (CLASSIFICATION,), "a student of the same architecture learns the champion"),
         Technique("calibration", (CLASSIFICATION,), "temperature scaling of the champion's probabilities"),
         Technique("domain_adaptation", (CLASSIFICATION,), "adapt the model to an unlabeled target domain"),

@@ -27,11 +27,19 @@ from components.data_translation.spec import TranslationConfig
 Shard = Tuple[str, Optional[str], Optional[str], Optional[str]]
 
 
-def _split_layout(names: List[str], unlabeled_dir: str) -> bool:
+def _split_layout(root: str, names: List[str], unlabeled_dir: str) -> bool:
+    """Whether the top folders are splits (`train/ val/ test/ [unlabeled/]`, each holding class folders).
+
+    Every non-unlabeled folder must be named like a split; then a `train/` split, an `unlabeled/` folder beside
+    them (a domain-adaptation target: `unlabeled/ val/ test/`), or class folders inside every one of them tell
+    splits from classes that happen to be named `test`.
+    """
     split_names = [name for name in names if name != unlabeled_dir]
-    return bool(split_names) and all(common.canonical_split(name) for name in split_names) and any(
-        common.canonical_split(name) == "train" for name in split_names
-    )
+    if not split_names or not all(common.canonical_split(name) for name in split_names):
+        return False
+    if any(common.canonical_split(name) == "train" for name in split_names) or unlabeled_dir in names:
+        return True
+    return all(common.subdirectories(os.path.join(root, name)) for name in split_names)
 
 
 def _link_shards(directory: str) -> List[Shard]:
@@ -56,7 +64,7 @@ def plan(config: TranslationConfig) -> common.ReaderPlan:
     root = config.path
     common.require_exists(root, "Image folder")
     top = common.subdirectories(root)
-    if _split_layout(top, config.unlabeled_dir):
+    if _split_layout(root, top, config.unlabeled_dir):
         shards = _link_shards(root)
         for name in top:
             split = common.canonical_split(name) if config.honor_source_splits else None

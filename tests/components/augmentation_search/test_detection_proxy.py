@@ -68,6 +68,7 @@ def test_wrong_shapes_and_strides_get_clear_errors():
         detection_proxy.train_and_score((images, boxes[..., :2], labels), (images, boxes, labels), 1, IDENTITY_POLICY, AugmentOptions())
 
 
+@pytest.mark.slow  # trains one detection proxy per prior: ~12 s
 def test_rotating_discs_the_ellipse_prior_beats_the_rectangle_prior():
     # A rotated disc looks the same, but the rectangle prior widens its box up to 1.4x: the proxy learns
     # inflated boxes and scores lower on held-out discs. Same seed for both runs; measured ~0.12 vs ~0.28.

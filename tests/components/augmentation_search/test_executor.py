@@ -9,8 +9,9 @@ import pytest
 from tfx.types import standard_artifacts
 
 from augment_ops.policy import RAND_AUGMENT_OPS, Policy
-from components.augmentation_search import report, search_policy
+from components.augmentation_search import report, search_policy, spec
 from components.augmentation_search.executor import Executor
+from components.common.augmentation import load_augmentation, load_augmentation_layer
 from components.types.artifacts import POLICY_FILE_NAME
 from components.augmentation_search.spec import AugmentationSearchConfig
 from components.training import executor as training_executor
@@ -56,13 +57,24 @@ def searched(tmp_path_factory):
     return examples, data_spec, policy_artifact, report_artifact, tmp_path
 
 
-def test_policy_json_is_an_augment_ops_policy_without_label_mixing(searched):
+def test_policy_json_is_an_augment_ops_policy_with_its_decision(searched):
     _, _, policy_artifact, _, _ = searched
     with open(os.path.join(policy_artifact.uri, POLICY_FILE_NAME)) as handle:
         policy = Policy.from_json(handle.read())
     assert policy.name == policy_artifact.get_string_custom_property("chosen_policy")
-    assert not policy.uses_labels, "Training feeds its augmentation layer images only"
     assert set(policy.op_names) <= set(OPS) | set(RAND_AUGMENT_OPS), "searched ops, a baseline's, or identity"
+    decision = json.load(open(os.path.join(policy_artifact.uri, spec.DECISION_FILE_NAME)))
+    assert decision["chosen_policy"] == policy.name and decision["n"] == 30
+    assert decision["role"] == policy_artifact.get_string_custom_property("decision_role")
+    assert decision["decisions"][0]["candidate"] == "randaugment" and decision["decisions"][0]["against"] == "none"
+    for entry in decision["decisions"]:
+        prefix = f"{entry['candidate']}_vs_{entry['against']}_"
+        assert entry["n"] == policy_artifact.get_int_custom_property(prefix + "n") == 30
+        assert entry["kept"] == bool(policy_artifact.get_int_custom_property(prefix + "kept"))
+        assert entry["interval"][0] == pytest.approx(policy_artifact.get_float_custom_property(prefix + "lower"))
+        assert entry["difference"] == pytest.approx(policy_artifact.get_float_custom_property(prefix + "difference"))
+        assert entry["interval"][0] <= entry["difference"] <= entry["interval"][1]
+        assert entry["decision"] == ("kept" if entry["kept"] else "rejected") and "one-sided 95%" in entry["rule"]
 
 
 def test_report_has_table_plots_and_evidence_properties(searched):
@@ -93,9 +105,12 @@ def test_report_has_table_plots_and_evidence_properties(searched):
 
 def test_training_component_trains_with_the_searched_policy(searched):
     examples, data_spec, policy_artifact, _, tmp_path = searched
-    layer = training_executor.load_augmentation_layer(policy_artifact.uri, seed=0)
+    loaded = load_augmentation(policy_artifact.uri, seed=0)
     with open(os.path.join(policy_artifact.uri, POLICY_FILE_NAME)) as handle:
-        assert layer.policy == Policy.from_json(handle.read())
+        written = Policy.from_json(handle.read())
+    assert loaded.policy == written
+    trained_ops = (loaded.layer.policy.op_names if loaded.layer else ()) + (loaded.mixing.op_names if loaded.mixing else ())
+    assert sorted(trained_ops) == sorted(written.op_names), "Training trains every op, mixing ones included"
     model = _train(examples, data_spec, policy_artifact, tmp_path)
     assert os.path.exists(os.path.join(model.uri, "model.keras"))
 
@@ -113,7 +128,7 @@ def test_a_cluster_policy_written_by_the_search_loads_as_the_training_layer(tmp_
     result = Result()
     result.policy = policy
     write_policy(result, policy_artifact.uri)
-    layer = training_executor.load_augmentation_layer(policy_artifact.uri, seed=0)
+    layer = load_augmentation_layer(policy_artifact.uri, seed=0)
     assert layer.policy == policy
     images = np.random.default_rng(0).random((4, 12, 12, 1)).astype("float32")
     assert not np.allclose(layer(images, training=True), images)
@@ -152,6 +167,7 @@ def test_detection_data_without_boxes_is_a_clear_error(tmp_path):
         _run(examples, data_spec, tmp_path, _search_config())
 
 
+@pytest.mark.slow  # trains a detection proxy per candidate: ~25 s on 2 cores
 def test_detection_search_writes_policy_box_prior_and_report(tmp_path):
     from components.augmentation_search.detection_search import OPTIONS_FILE_NAME, prior_sensitive
     from tests.support.shapes import write_shape_detection_examples

@@ -81,11 +81,42 @@ def test_pass_two_trains_each_cluster_without_its_near_copy_ops_at_the_default_p
         _moved("rotate", 0.6, 0.08), _moved("translate_y", 0.6, 0.12), _moved("gamma", 0.6, 0.0005),
     ]
     runner = _RecordingRunner()
-    chosen = run_pass_two(runner, [cluster], {1: [0.3, 0.6]}, config, effects)
+    final = run_pass_two(runner, [cluster], {1: [0.3, 0.6]}, config, effects)
     cluster_trials = [trial for trial in runner.results if trial.kind == "cluster"]
     assert [trial.magnitude for trial in cluster_trials] == [0.3, 0.6]
     for trial in cluster_trials:
         assert trial.policy.op_names == ("rotate", "translate_y")
         assert {op.probability for op in trial.policy.ops} == {0.5}
-    # All trials tie: the strongest searched policy wins.
-    assert chosen.name == "cluster1_m0.60_p0.50"
+    # All trials tie: the strongest searched policy is the search's candidate, but it is not better
+    # than no augmentation beyond the noise, so the simpler option is output.
+    assert final.searched.name == "cluster1_m0.60_p0.50"
+    assert final.role == "none" and final.chosen.name == "none"
+    assert [(d.candidate, d.against, d.kept) for d in final.decisions] == [
+        ("randaugment", "none", False), ("searched", "none", False)]
+
+
+class _MixingWinsRunner(_RecordingRunner):
+    """A tiny synthetic case: trials whose policy mixes labels get 90% of 200 held-out images right, others 60%."""
+
+    def run(self, name, policy, kind, **details):
+        right = 180 if policy is not None and policy.uses_labels else 120
+        correct = np.zeros(200, bool)
+        correct[:right] = True
+        result = TrialResult(name, policy, right / 200, 0.0, 0.0, kind, correct=correct,
+                             strength=policy_strength(policy), **details)
+        self.results.append(result)
+        return result
+
+
+def test_mixing_ops_are_trained_in_pass_two_and_output_when_they_win():
+    config = AugmentationSearchConfig(architecture="tiny_cnn", magnitudes=(0.3, 0.6), min_effect_share=0.0)
+    clusters = [
+        Cluster(1, ("rotate", "translate_x"), (0.05, 0.1), (0.04, 0.07)),
+        Cluster(2, ("mixup", "cutmix"), (0.05, 0.1), (0.04, 0.07)),
+    ]
+    runner = _MixingWinsRunner()
+    final = run_pass_two(runner, clusters, {1: [0.6], 2: [0.6]}, config)
+    assert any(trial.policy is not None and trial.policy.op_names == ("mixup", "cutmix") for trial in runner.results)
+    assert final.role == "searched"
+    assert set(final.chosen.policy.op_names) >= {"mixup", "cutmix"}
+    assert final.decisions[-1].kept and final.decisions[-1].interval[0] > 0.2

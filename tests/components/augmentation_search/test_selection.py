@@ -47,11 +47,75 @@ def test_cluster_choices_and_helpfulness():
     assert selection.helpful(choices[1], none) and not selection.helpful(choices[2], none)
 
 
-def test_baseline_replaces_the_searched_pick_only_when_measurably_better():
-    searched = _trial("combined", 350, kind=COMBINED, strength=0.5)
-    slightly_better = _trial("rand_augment", 352, kind=BASELINE, strength=0.6, offset=2)
-    clearly_better = _trial("rand_augment", 390, kind=BASELINE, strength=0.6)
-    assert selection.choose([searched, slightly_better], choose_baselines=True) is searched
-    assert selection.choose([searched, clearly_better], choose_baselines=True) is clearly_better
-    assert selection.choose([searched, clearly_better], choose_baselines=False) is searched
-    assert selection.choose([clearly_better], choose_baselines=False) is clearly_better
+def _correct(n, right, offset=0):
+    correct = np.zeros(n, bool)
+    correct[offset : offset + right] = True
+    return correct
+
+
+def _scored(name, kind, correct, strength=0.0):
+    return TrialResult(name, None, float(np.mean(correct)), 0.0, 0.0, kind, correct=correct, strength=strength)
+
+
+def _options(n, none_right, randaugment_right, searched_right):
+    """No augmentation, RandAugment and one searched trial on an n-image split; each gets the first k images right."""
+    return [
+        _scored("none", BASELINE, _correct(n, none_right)),
+        _scored("rand_augment_n2_m0.3", BASELINE, _correct(n, randaugment_right), strength=0.6),
+        _scored("combined_c1_p0.50", COMBINED, _correct(n, searched_right), strength=0.5),
+    ]
+
+
+@pytest.mark.parametrize("lead", [1, 2, 3])
+def test_a_lead_of_one_to_three_images_on_a_small_split_keeps_the_simpler_policy(lead):
+    trials = _options(60, 40, 40, 40 + lead)
+    final = selection.final_choice(trials)
+    assert final.role == "none" and final.chosen.name == "none"
+    assert final.searched.name == "combined_c1_p0.50"
+    searched_vs_none = final.decisions[-1]
+    assert (searched_vs_none.candidate, searched_vs_none.against) == ("searched", "none")
+    assert searched_vs_none.difference == pytest.approx(lead / 60)
+    assert searched_vs_none.n == 60 and not searched_vs_none.kept and searched_vs_none.interval[0] <= 0
+    assert "within the noise" in searched_vs_none.reason()
+
+
+def test_a_large_consistent_gain_picks_the_searched_policy():
+    final = selection.final_choice(_options(400, 300, 302, 360))
+    assert final.role == "searched" and final.chosen.name == "combined_c1_p0.50"
+    randaugment_vs_none, searched_vs_none = final.decisions
+    assert not randaugment_vs_none.kept
+    assert searched_vs_none.kept and searched_vs_none.interval[0] > 0.1
+    assert searched_vs_none.to_dict()["decision"] == "kept" and "one-sided 95%" in searched_vs_none.rule
+
+
+def test_the_searched_policy_must_beat_the_randaugment_baseline_once_it_won():
+    final = selection.final_choice(_options(400, 300, 360, 362))
+    assert final.role == "randaugment"
+    assert [(d.candidate, d.against, d.kept) for d in final.decisions] == [
+        ("randaugment", "none", True), ("searched", "randaugment", False)]
+    clearly = selection.final_choice(_options(400, 300, 330, 390))
+    assert clearly.role == "searched" and [d.kept for d in clearly.decisions] == [True, True]
+
+
+def test_choose_baselines_false_outputs_the_searched_policy_and_still_records_the_comparisons():
+    final = selection.final_choice(_options(60, 40, 40, 41), choose_baselines=False)
+    assert final.role == "searched" and len(final.decisions) == 2 and not final.decisions[-1].kept
+    assert "choose_baselines=false" in final.rule
+
+
+def test_the_final_choice_is_seeded_and_refuses_trials_on_different_examples():
+    trials = _options(80, 50, 55, 60)
+    assert selection.final_choice(trials, seed=4).to_dict() == selection.final_choice(trials, seed=4).to_dict()
+    mismatched = trials[:2] + [_scored("combined_c1_p0.50", COMBINED, _correct(70, 60))]
+    with pytest.raises(ValueError, match="same held-out examples"):
+        selection.final_choice(mismatched)
+
+
+def test_the_search_candidate_is_the_strongest_searched_trial_within_noise():
+    mild = _trial("mild", 360, strength=0.1, cluster=1)
+    strong_close = _trial("strong", 358, strength=0.6, cluster=1, offset=20)
+    none = _trial("none", 300, kind=BASELINE)
+    assert selection.searched_pick([none, mild, strong_close]) is strong_close
+    assert selection.searched_pick([none]) is None
+    only_baselines = selection.final_choice([none])
+    assert only_baselines.role == "none" and only_baselines.decisions == []

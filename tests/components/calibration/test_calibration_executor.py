@@ -11,7 +11,7 @@ from components.calibration import calibration, held_out
 from components.calibration.component import Calibration
 from components.calibration.executor import Executor
 from components.calibration.spec import CONFIG_KEY, CalibrationConfig
-from components.training import model_io
+from components.common import model_io
 from components.types import config_json
 from components.types.artifacts import DataSpec
 

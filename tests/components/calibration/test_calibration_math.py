@@ -11,7 +11,8 @@ from components.calibration import calibration
 from components.calibration.calibration import CalibrationParameters
 from components.calibration.layers import CalibrationLayer, calibrated_model
 from components.calibration.spec import CalibrationConfig
-from components.training import model_io, models
+from components.common import model_io
+from components.training import models
 from components.types.data_spec import DataSpecContent, SplitStats
 
 

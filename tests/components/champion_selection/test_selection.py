@@ -60,3 +60,48 @@ def test_bad_inputs_are_refused():
 def test_same_seed_same_interval():
     a, b = correct(300, 0.7, 6), correct(300, 0.75, 7)
     assert paired_bootstrap(a, b, seed=3) == paired_bootstrap(a, b, seed=3)
+
+
+def _probabilities(labels, confidence_on_truth, wrong, classes=10):
+    """Rows with `confidence_on_truth` on the label (or on label+1 for the `wrong` rows), the rest spread evenly."""
+    rows = np.full((len(labels), classes), 0.0)
+    for index, label in enumerate(labels):
+        target = (label + 1) % classes if index in wrong else label
+        rows[index] = (1 - confidence_on_truth) / (classes - 1)
+        rows[index, target] = confidence_on_truth
+    return rows
+
+
+def test_a_better_brier_score_keeps_a_candidate_whose_accuracy_gain_is_within_the_noise():
+    from components.champion_selection.selection import per_example_brier
+
+    labels = np.arange(60) % 10
+    simple = _probabilities(labels, 0.55, wrong={0, 1, 2, 3})
+    better = _probabilities(labels, 0.95, wrong={0, 1})  # 2 images more right (not resolved), far surer of the rest
+    names = ["Training", "NoisyStudent"]
+    scores = [per_example_scores(labels, p, "classification") for p in (simple, better)]
+    brier = [per_example_brier(labels, p, "classification") for p in (simple, better)]
+    accuracy_only = select_champion(names, scores, seed=0)
+    assert accuracy_only.champion == "Training"
+    with_brier = select_champion(names, scores, seed=0, proper_scores=brier)
+    assert with_brier.champion == "NoisyStudent" and with_brier.decisions[0].kept_by == "brier"
+    assert with_brier.decisions[0].brier_interval[0] > 0 and "Brier score" in with_brier.decisions[0].reason
+
+
+def test_a_better_brier_score_does_not_keep_a_candidate_with_lower_accuracy():
+    from components.champion_selection.selection import per_example_brier
+
+    labels = np.arange(60) % 10
+    simple = _probabilities(labels, 0.55, wrong={0})
+    surer = _probabilities(labels, 0.95, wrong={0, 1})  # one image fewer right, far surer of the rest
+    scores = [per_example_scores(labels, p, "classification") for p in (simple, surer)]
+    brier = [per_example_brier(labels, p, "classification") for p in (simple, surer)]
+    result = select_champion(["Training", "Candidate"], scores, seed=0, proper_scores=brier)
+    assert result.champion == "Training" and result.decisions[0].kept_by == ""
+
+
+def test_brier_score_is_one_for_certain_right_answers_and_zero_for_certain_wrong_ones():
+    from components.champion_selection.selection import per_example_brier
+
+    probabilities = np.array([[1.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(per_example_brier(np.array([0, 1]), probabilities, "classification"), [1.0, 0.0])

@@ -9,13 +9,14 @@ import tensorflow as tf
 from tfx.types import standard_artifacts
 
 from augment_ops.policy import Policy
-from components.common import model_io
+from components.common import model_io, resume
 from components.consistency import checkpoint, consistency
 from components.consistency.component import ConsistencyTraining
-from components.consistency.executor import Executor
+from components.consistency.executor import Executor, resolve_work_dir
 from components.consistency.spec import CONFIG_KEY, SUMMARY_FILE_NAME, ConsistencyConfig
 from components.types import config_json
 from components.types.artifacts import POLICY_FILE_NAME, AugmentationPolicy
+from tests.support import kills
 from tests.support.canonical import artifact_pair
 
 SPLITS = {"train": 24, "eval": 12, "unlabeled": 48}
@@ -94,6 +95,15 @@ def test_summary_has_the_per_epoch_trajectory_and_the_policy_restricted_views(ex
     assert summary["config"]["threshold_mode"] == config.threshold_mode
 
 
+def _scalar_steps(log_dir, tag):
+    """Sorted steps at which TensorBoard event files under `log_dir` hold scalar `tag`."""
+    steps = []
+    for path in kills.tensorboard_event_files(log_dir):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            steps.extend(event.step for value in event.summary.value if value.tag == tag)
+    return sorted(steps)
+
+
 def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path, monkeypatch):
     examples, _, data_spec = artifact_pair(tmp_path, SPLITS, size=16)
     module_file = tmp_path / "user_model.py"
@@ -110,22 +120,37 @@ def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path, monkeypatc
         return real_train_epoch(step, batches, num_steps, reporter)
 
     monkeypatch.setattr(consistency, "train_epoch", killed_in_second_epoch)
+    log_dir = str(tmp_path / "tensorboard")
     with pytest.raises(KeyboardInterrupt):
-        consistency.run_consistency_training(examples.uri, data_spec, config, work_dir, policy=POLICY)
+        consistency.run_consistency_training(examples.uri, data_spec, config, work_dir, policy=POLICY, log_dir=log_dir)
     groups, record = checkpoint.load(work_dir)
     assert len(record["history"]) == 1
     saved_tau = float(groups["thresholds"][0])
     assert saved_tau != pytest.approx(1 / 3)  # FreeMatch's tau moved during epoch 1 and was saved.
 
     calls.clear()
-    run = consistency.run_consistency_training(examples.uri, data_spec, config, work_dir, policy=POLICY)
+    run = consistency.run_consistency_training(examples.uri, data_spec, config, work_dir, policy=POLICY,
+                                               log_dir=log_dir)
     assert len(calls) == 1  # Only epoch 2 ran.
+    assert _scalar_steps(log_dir, "eval_accuracy") == [1, 2]  # Both processes' epochs in one TensorBoard folder.
     assert calls[0] == pytest.approx(saved_tau)  # Threshold state came back from the checkpoint.
     assert run.resumed_epochs == 1 and [r["epoch"] for r in run.history] == [1, 2]
     assert run.history[0] == record["history"][0]
     assert run.model.name == "user_model" and run.model.get_layer("user_conv") is not None
     _, after = checkpoint.load(work_dir)
     assert len(after["history"]) == 2
+
+
+def test_work_and_tensorboard_dirs_come_from_the_execution_scope(tmp_path):
+    model_uri = str(tmp_path / "model")
+    assert resolve_work_dir(tiny_config(), model_uri) == (os.path.join(model_uri, "progress"), "")
+    with resume.execution_scope(kills.scope(str(tmp_path / "root"), "ConsistencyTraining")) as scope:
+        work_dir, log_dir = resolve_work_dir(tiny_config(), model_uri)
+    assert work_dir == scope.checkpoint_dir("fit-00-consistency")  # Stable across a kill and its rerun.
+    assert log_dir == scope.tensorboard_dir("fit-00-consistency")
+    with resume.execution_scope(kills.scope(str(tmp_path / "root"), "ConsistencyTraining")) as scope:
+        assert resolve_work_dir(tiny_config(work_dir="/chosen"), model_uri) == (
+            "/chosen", scope.tensorboard_dir("fit-00-consistency"))
 
 
 def test_a_checkpoint_of_another_model_is_refused(tmp_path):

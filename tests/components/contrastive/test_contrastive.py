@@ -14,7 +14,8 @@ from components.contrastive import backbone, probe, views
 from components.contrastive.component import Contrastive
 from components.contrastive.executor import Executor
 from components.contrastive.spec import CONFIG_KEY, LINEAR_PROBE_ACCURACY, SUMMARY_FILE_NAME, ContrastiveConfig
-from components.training import model_io, models, training
+from components.common import model_io
+from components.training import models, training
 from components.types import config_json, examples_io
 from tests.support.canonical import artifact_pair
 

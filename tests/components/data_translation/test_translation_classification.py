@@ -91,6 +91,22 @@ def test_folder_split_layout_is_honoured(tmp_path):
         assert result.content.class_names[example.label] == source_id.split(os.sep)[1]
 
 
+@pytest.mark.parametrize("with_unlabeled", [True, False])
+def test_a_split_layout_without_train_is_read_as_splits(tmp_path, with_unlabeled):
+    """A domain-adaptation target: unlabeled/ + val/<class>/ + test/<class>/, no train/."""
+    root = tmp_path / "target"
+    images, labels, rows = cf.digits(16, seed=3)
+    for index, (image, label, row) in enumerate(zip(images, labels, rows)):
+        split = ("val", "test")[index % 2]
+        cf.write_pngs(image[None], np.array([row]), str(root / split / f"digit{label}"))
+    if with_unlabeled:
+        cf.write_pngs(images[:4], np.array(rows[:4]) + 1000, str(root / "unlabeled"))
+    result = translate_and_read(TranslationConfig(format="image_folder", path=str(root)), str(tmp_path / "out"))
+    assert result.content.split_count("eval") == 8 and result.content.split_count("test") == 8
+    assert all(name.startswith("digit") for name in result.content.class_names)
+    assert result.content.split_count("unlabeled") == (4 if with_unlabeled else 0)
+
+
 def test_csv_round_trip_with_unlabeled_rows(tmp_path):
     expected = cf.write_csv(str(tmp_path / "csv"), count=30, unlabeled=5)
     config = TranslationConfig(format="csv", path=str(tmp_path / "csv" / "labels.csv"), eval_fraction=0.2)

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from components.data_translation import stats, translation
+from components.data_translation import leakage, stats, translation
 from components.data_translation.images import encode_png
 from components.data_translation.readers import common
 from components.data_translation.spec import TranslationConfig
@@ -206,13 +206,17 @@ def _combine(fn, items, parts):
 
 def test_leakage_and_size_summaries_do_not_depend_on_how_work_is_split():
     groups = [
-        ("h1", [("train", "a.png"), ("eval", "b.png")]),
-        ("h2", [("train", "c.png"), ("train", "d.png")]),
-        ("h3", [("unlabeled", "e.png"), ("test", "f.png")]),
-        ("h4", [("test", "g.png"), ("eval", "h.png"), ("train", "i.png")]),
+        (1, [("train", "a.png"), ("eval", "b.png")]),
+        (2, [("train", "c.png"), ("train", "d.png")]),
+        (3, [("unlabeled", "e.png"), ("test", "f.png")]),
+        (2**64 - 1, [("test", "g.png"), ("eval", "h.png"), ("train", "i.png")]),
+        (5, [("train", "only.png")]),
     ]
-    one = _combine(stats.LeakageFn(), groups, 1)
-    assert one == _combine(stats.LeakageFn(), groups, 3)
+    items = [(digest, split, source) for digest, copies in groups for split, source in copies]
+    one = _combine(leakage.LeakageFn(), items, 1)
+    assert one == _combine(leakage.LeakageFn(), items, 3)
+    assert one == _combine(leakage.LeakageFn(), items[::-1], 2)
+    assert one["examples"] == [["b.png", "a.png"], ["h.png", "g.png", "i.png"]]
     assert one["images_in_several_splits"] == 2 and one["records_involved"] == 5
     assert one["split_pairs"] == {"eval+test": 1, "eval+train": 2, "test+train": 1}
     assert one["duplicate_records"] == 5

@@ -1,10 +1,13 @@
 """The TFX executor: Do() on a tmp dir writes both artifacts; beam_pipeline_args reach the pipeline."""
 
+import json
 import os
 
 import pytest
+from tfx.proto.orchestration import pipeline_pb2
 from tfx.types import artifact_utils, standard_artifacts
 
+from components.common import progress, resume
 from components.data_translation.executor import Executor
 from components.data_translation.spec import CONFIG_KEY, DATA_SPEC_KEY, EXAMPLES_KEY, TranslationConfig
 from components.types import artifacts, data_spec
@@ -69,3 +72,31 @@ def test_two_workers_write_what_one_worker_writes(tmp_path, digits, monkeypatch,
 
     assert summary(multi.uri) == summary(single.uri)
     assert data_spec.read_data_spec(multi_spec.uri).splits == data_spec.read_data_spec(single_spec.uri).splits
+
+
+def test_do_writes_a_progress_file_under_the_pipeline_root(tmp_path, digits):
+    # Laid out as TFX lays out a pipeline: <root>/<node id>/<output key>/<execution id>.
+    root = str(tmp_path / "pipeline_root")
+    node = pipeline_pb2.PipelineNode()
+    node.node_info.id = "DataTranslation"
+    examples = standard_artifacts.Examples()
+    examples.uri = os.path.join(root, "DataTranslation", EXAMPLES_KEY, "7")
+    spec = artifacts.DataSpec()
+    spec.uri = os.path.join(root, "DataTranslation", DATA_SPEC_KEY, "7")
+    context = Executor.Context(
+        beam_pipeline_args=[], tmp_dir=str(tmp_path / "tmp"), pipeline_node=node, unique_id="7"
+    )
+    Executor(context).Do({}, {EXAMPLES_KEY: [examples], DATA_SPEC_KEY: [spec]}, {CONFIG_KEY: digits.to_json()})
+
+    path = resume.progress_path(root, "DataTranslation")
+    with open(path) as handle:
+        record = json.load(handle)
+    assert (record["component"], record["stage"], record["unit"]) == ("DataTranslation", "translation", "record")
+    assert (record["state"], record["execution_id"]) == (progress.FINISHED, "7")
+    assert record["done"] == record["total"] == 46
+    assert progress.read_progress_dir(root)["DataTranslation"] == record
+
+
+def test_without_a_pipeline_no_progress_file_is_written(tmp_path, digits):
+    _run_executor(digits, str(tmp_path))
+    assert not any("_progress" in dirs for _, dirs, _ in os.walk(tmp_path))

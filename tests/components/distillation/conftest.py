@@ -3,7 +3,8 @@
 import pytest
 from tfx.types import standard_artifacts
 
-from components.training import model_io, training
+from components.common import model_io
+from components.training import training
 from components.training.spec import TrainingConfig
 from tests.support.canonical import artifact_pair
 

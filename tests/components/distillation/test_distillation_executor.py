@@ -11,7 +11,8 @@ from components.distillation import distillation
 from components.distillation.component import Distillation
 from components.distillation.executor import Executor
 from components.distillation.spec import CONFIG_KEY, DistillationConfig
-from components.training import model_io, training
+from components.common import model_io
+from components.training import training
 from components.training.spec import TrainingConfig
 from components.types import config_json, examples_io
 from components.types.artifacts import DataSpec
@@ -100,3 +101,28 @@ def test_component_accepts_several_teacher_channels():
     assert "model" in component.outputs
     config = config_json.config_from_json(DistillationConfig, component.exec_properties[CONFIG_KEY])
     assert config.temperature == 3.0 and config.student.epochs == 2
+
+
+def test_learned_optimization_params_reach_the_student_except_fields_the_user_set(teacher, tmp_path):
+    import dataclasses
+
+    from components.types.artifacts import OPTIMIZATION_PARAMS_FILE_NAME, OptimizationParams
+
+    examples, data_spec_artifact, _, teacher_artifact, _ = teacher
+    learned = OptimizationParams()
+    learned.uri = str(tmp_path / "learned")
+    os.makedirs(learned.uri)
+    with open(os.path.join(learned.uri, OPTIMIZATION_PARAMS_FILE_NAME), "w") as handle:
+        json.dump({"batch_size": 8, "learning_rate": 0.01, "epochs": 2}, handle)
+    student = dataclasses.replace(TINY_STUDENT, explicit_fields=("learning_rate",))
+    output = standard_artifacts.Model()
+    output.uri = str(tmp_path / "student")
+    Executor().Do(
+        {"examples": [examples], "data_spec": [data_spec_artifact], "teacher_model": [teacher_artifact],
+         "optimization_params": [learned]},
+        {"model": [output]},
+        {CONFIG_KEY: config_json.config_to_json(DistillationConfig(student=student))},
+    )
+    with open(os.path.join(output.uri, "history.json")) as handle:
+        history = json.load(handle)
+    assert len(history["loss"]) == 2  # the learned epochs replaced the student's 6

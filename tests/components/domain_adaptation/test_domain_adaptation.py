@@ -13,7 +13,8 @@ from components.domain_adaptation import adaptation, alignment, domain_adaptatio
 from components.domain_adaptation.component import DomainAdaptation
 from components.domain_adaptation.executor import Executor
 from components.domain_adaptation.spec import CONFIG_KEY, SUMMARY_FILE_NAME, DomainAdaptationConfig
-from components.training import model_io, models
+from components.common import model_io
+from components.training import models
 from components.types import config_json, examples_io, features
 from components.types.artifacts import DataSpec
 from tests.support.canonical import artifact_pair, class_image
@@ -90,6 +91,8 @@ def test_config_validation():
         DomainAdaptationConfig(methods=("source_only",), default_method="adabn")
     config = DomainAdaptationConfig(methods=("adabn", "coral"), default_method="coral")
     assert config_json.config_from_json(DomainAdaptationConfig, config_json.config_to_json(config)) == config
+    assert DomainAdaptationConfig().default_method == "self_training"
+    assert DomainAdaptationConfig(methods=("source_only", "adabn")).default_method == "adabn"
 
 
 def write_target(root, split_sizes, num_classes=3, size=12, seed=1):
@@ -214,3 +217,15 @@ def test_component_constructs_with_channels():
     assert set(component.outputs) == {"model", "pseudo_labels"}
     assert json.loads(component.exec_properties[CONFIG_KEY])["methods"] == [
         "source_only", "adabn", "self_training", "dann"]
+
+
+def test_an_unlabeled_only_target_trains_only_the_default_method(tmp_path):
+    source, _, data_spec = artifact_pair(tmp_path, {"train": 24, "eval": 12})
+    target = write_target(str(tmp_path / "target"), {"unlabeled": 24})
+    keras.utils.set_random_seed(0)
+    source_model = models.build_architecture("small_cnn", data_spec, (12, 12))
+    config = DomainAdaptationConfig(epochs=1, batch_size=8, self_training_rounds=1, confidence_threshold=0.0,
+                                    target_labeled_split=None, verbose=0)
+    model, results, picked = domain_adaptation.adapt(source.uri, target.uri, data_spec, config, source_model)
+    assert picked == "self_training" and [result.method for result in results] == ["self_training"]
+    assert model.count_params() == source_model.count_params()

@@ -12,7 +12,8 @@ from components.ensemble import ensemble
 from components.ensemble.component import Ensemble
 from components.ensemble.executor import Executor
 from components.ensemble.spec import CONFIG_KEY, EnsembleConfig
-from components.training import model_io, models
+from components.common import model_io
+from components.training import models
 from components.training.spec import TrainingConfig
 from components.types import config_json
 from components.types.artifacts import DataSpec

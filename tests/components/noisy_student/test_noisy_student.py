@@ -13,7 +13,8 @@ from components.noisy_student import noise, noisy_student
 from components.noisy_student.component import NoisyStudent
 from components.noisy_student.executor import Executor
 from components.noisy_student.spec import CONFIG_KEY, SUMMARY_FILE_NAME, NoisyStudentConfig
-from components.training import model_io, models
+from components.common import model_io
+from components.training import models
 from components.types import config_json, features
 from tests.support.canonical import artifact_pair
 

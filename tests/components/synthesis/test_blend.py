@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.synthesis import blend
+from components.common import synthetic_blend as blend
 from components.types import features
 from tests.support.canonical import write_classification_examples
 

@@ -1,7 +1,8 @@
 import pytest
 import tensorflow as tf
 
-from components.synthesis import blend, blend_search
+from components.common import synthetic_blend as blend
+from components.synthesis import blend_search
 from components.synthesis.blend_search import RatioResult
 from components.training import models
 from components.training.spec import TrainingConfig

@@ -9,7 +9,8 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from components.synthesis import executor, spec, synthetic_io
 from components.synthesis.spec import BlendSearchConfig, GanConfig, StyleTransferConfig
-from components.training import model_io, models
+from components.common import model_io
+from components.training import models
 from components.types import artifacts, config_json, features
 from tests.support.canonical import artifact_pair
 

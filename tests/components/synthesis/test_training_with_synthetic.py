@@ -21,7 +21,7 @@ def _synthetic(tmp_path, count=30):
 
 
 def test_training_executor_blends_synthetic_examples_at_the_ratio(tmp_path):
-    from components.training import model_io
+    from components.common import model_io
     from components.training.executor import Executor
 
     examples, data_spec, _ = artifact_pair(tmp_path, {"train": 24, "eval": 12})

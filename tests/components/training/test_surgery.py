@@ -147,3 +147,17 @@ def test_grouped_conv_becomes_depthwise_with_the_same_function():
     np.testing.assert_allclose(_predict(rebuilt, images), _predict(model, images), atol=1e-5)
     plain = keras.Model(inputs, keras.layers.Conv2D(3, 3)(inputs))
     assert surgery.grouped_conv_to_depthwise(plain) is plain
+
+
+def test_input_standardization_makes_predictions_invariant_to_brightness_and_contrast(tmp_path):
+    model = _resnet()
+    rebuilt = surgery.apply_changes(model, ["input_standardization"])
+    assert rebuilt.layers[1].name == "input_standardization" and len(rebuilt.layers) == len(model.layers) + 1
+    images = _images()
+    night = 0.3 * images + 0.05  # darker, lower contrast, lifted black level
+    assert not np.allclose(_predict(model, images), _predict(model, night), atol=1e-3)
+    np.testing.assert_allclose(_predict(rebuilt, images), _predict(rebuilt, night), atol=2e-3)
+    path = str(tmp_path / "standardized.keras")
+    rebuilt.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(_predict(loaded, images), _predict(rebuilt, images), atol=1e-6)

@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
-from components.training import model_io, models, training
+from components.common import model_io
+from components.training import models, training
 from components.training.component import Training
 from components.training.executor import Executor
 from components.training.spec import CONFIG_KEY, TrainingConfig
@@ -163,7 +164,7 @@ def test_custom_layers_load_in_a_fresh_process(tmp_path):
     model_io.save_model_artifact(model, str(tmp_path / "m"), export=False)
     script = (
         "import sys; sys.path.insert(0, %r)\n"
-        "from components.training import model_io\n"
+        "from components.common import model_io\n"
         "print(type(model_io.load_model(%r).layers[-1]).__name__)\n"
     ) % (os.getcwd(), str(tmp_path / "m"))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

@@ -45,3 +45,20 @@ def test_detection_split_names_a_record_with_misaligned_box_lists(tmp_path):
     classification = spec.__class__(**{**spec.__dict__, "task": features.TASK_CLASSIFICATION})
     with pytest.raises(ValueError, match="reads detection data"):
         examples_io.load_detection_split(examples_uri, "train", classification)
+
+
+def test_detection_batches_stream_what_the_whole_split_loads(tmp_path):
+    examples_uri, spec_uri = str(tmp_path / "examples"), str(tmp_path / "spec")
+    write_shape_detection_examples(examples_uri, spec_uri, {"train": 7}, shape="square", size=16, seed=2)
+    spec = read_data_spec(spec_uri)
+    images, boxes, labels = examples_io.load_detection_split(examples_uri, "train", spec)
+    batches = list(examples_io.detection_batches(examples_uri, "train", spec, batch_size=3))
+    assert [len(batch[0]) for batch in batches] == [3, 3, 1]
+    np.testing.assert_array_equal(np.concatenate([batch[0] for batch in batches]), images)
+    for start, (_, batch_boxes, batch_labels) in zip((0, 3, 6), batches):
+        width = batch_labels.shape[1]
+        np.testing.assert_array_equal(batch_labels, labels[start : start + len(batch_labels), :width])
+        np.testing.assert_array_equal(batch_boxes, boxes[start : start + len(batch_boxes), :width])
+        assert np.all(labels[start : start + len(batch_labels), width:] == -1)
+    with pytest.raises(ValueError, match="batch_size"):
+        next(examples_io.detection_batches(examples_uri, "train", spec, batch_size=0))

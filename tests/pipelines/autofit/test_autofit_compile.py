@@ -52,15 +52,53 @@ def test_autofit_pipeline_compiles_for_kubeflow_with_the_condition(tmp_path):
 
 def test_every_technique_section_reaches_the_pipeline(tmp_path):
     (tmp_path / "night" / "unlabeled").mkdir(parents=True)
-    config = config_for(tmp_path, autofit=False, optimization={}, label_smoothing=True, gan={}, style_transfer={},
+    config = config_for(tmp_path, autofit=False, optimization={}, label_smoothing=True, gan={},
+                        architecture_changes={"changes": ["silu"]}, style_transfer={},
                         contrastive={}, consistency_training={}, noisy_student={}, self_distillation=True,
                         ensemble={}, calibration={}, distillation={}, output={"formats": ["saved_model"]},
                         data_validation={},
                         domain_adaptation={"target": {"format": "image_folder", "path": str(tmp_path / "night")}})
     ids = [node.id for node in create_components(config)]
-    for component in ("OptimizationParams", "TrainingLabelSmoothing", "GanSynthesis", "StyleTransferSynthesis",
+    for component in ("OptimizationParams", "TrainingLabelSmoothing", "TrainingArchitectureChanges", "GanSynthesis", "StyleTransferSynthesis",
                       "BlendSearch", "TrainingSynthetic", "Contrastive", "TrainingContrastive", "ConsistencyTraining",
                       "NoisyStudent", "SelfDistillation", "Ensemble", "ChampionSelection", "Calibration", "Evaluation",
                       "Export", "Distillation", "EvaluationDistilled", "TargetDataTranslation", "DomainAdaptation",
                       "StatisticsGen", "ExampleValidator"):
         assert component in ids, component
+
+
+def test_learned_optimization_params_are_a_candidate_unless_the_user_forces_them(tmp_path):
+    config = config_for(tmp_path, budget="thorough")
+    nodes = {node.id: node for node in create_components(config, semi_supervised_plan(config, "thorough"))}
+    learned = nodes["OptimizationParams"].outputs["optimization_params"]
+    assert nodes["TrainingOptimized"].inputs["optimization_params"] is learned
+    for plain in ("Training", "NoisyStudent", "SelfDistillation"):
+        assert "optimization_params" not in nodes[plain].inputs, plain
+    forced = config_for(tmp_path, budget="thorough", optimization={})
+    nodes = {node.id: node for node in create_components(forced, semi_supervised_plan(forced, "thorough"))}
+    learned = nodes["OptimizationParams"].outputs["optimization_params"]
+    assert "TrainingOptimized" not in nodes
+    for trainer in ("Training", "NoisyStudent", "SelfDistillation"):
+        assert nodes[trainer].inputs["optimization_params"] is learned, trainer
+    student = json.loads(nodes["SelfDistillation"].exec_properties["config"])["student"]
+    assert student["explicit_fields"] == []  # the builder's epochs/batch are plans, not user choices
+    own_rate = config_for(tmp_path, budget="thorough", optimization={}, training={"learning_rate": 0.01})
+    nodes = {node.id: node for node in create_components(own_rate, semi_supervised_plan(own_rate, "thorough"))}
+    assert "optimization_params" not in nodes["NoisyStudent"].inputs  # the user's learning rate stays
+    student = json.loads(nodes["SelfDistillation"].exec_properties["config"])["student"]
+    assert student["explicit_fields"] == ["learning_rate"]
+
+
+def test_a_planned_policy_is_a_candidate_and_a_forced_one_augments_every_training(tmp_path):
+    profile = DataProfile("classification", 10, 20000, 2000, 2000.0, 5000, 1000, 0, 28, 28, 1)
+    config = config_for(tmp_path)
+    nodes = {node.id: node for node in create_components(config, make_plan(profile, {}, "thorough"))}
+    policy = nodes["AugmentationSearch"].outputs["augmentation_policy"]
+    assert json.loads(nodes["AugmentationSearch"].exec_properties["config"])["choose_baselines"] is False
+    assert "augmentation_policy" not in nodes["Training"].inputs
+    assert nodes["TrainingAugmented"].inputs["augmentation_policy"] is policy
+    forced = config_for(tmp_path, augmentation_search={})
+    nodes = {node.id: node for node in create_components(forced, make_plan(profile, forced.techniques, "thorough"))}
+    assert "TrainingAugmented" not in nodes
+    assert nodes["Training"].inputs["augmentation_policy"] is nodes["AugmentationSearch"].outputs["augmentation_policy"]
+    assert json.loads(nodes["AugmentationSearch"].exec_properties["config"])["choose_baselines"] is True

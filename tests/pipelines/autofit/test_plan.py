@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines.autofit.plan import FORBIDDEN, FORCED, SKIP, TRY, make_plan, plan_training
+from pipelines.autofit.plan import FORBIDDEN, FORCED, SKIP, TRY, make_plan, pick_architecture_changes, plan_training
 from pipelines.autofit.profile import DataProfile, profile_from_data_spec
 from components.types.data_spec import DataSpecContent, SizeStats, SplitStats
 
@@ -120,3 +120,24 @@ def test_consistency_schedule_is_sized_in_steps_from_the_pool_and_budget():
     assert standard["epochs"] * standard["steps_per_epoch"] >= 1500
     assert quick["epochs"] < standard["epochs"]
     assert standard["optimizer"] == "adam"  # the short-budget choice the component's pilot supports
+
+
+def test_architecture_changes_candidate_on_labeled_only_data_and_larger_budgets():
+    plan = make_plan(profile(labeled=800, unlabeled=0, eval_images=200), {}, "standard")
+    assert decisions(plan)["architecture_changes"] == TRY
+    assert plan.settings("architecture_changes")["changes"] == pick_architecture_changes(16)[0]
+    assert "blur pool" in plan.decision("architecture_changes").reason
+    assert decisions(make_plan(profile(unlabeled=0), {}, "quick"))["architecture_changes"] == SKIP
+    assert decisions(make_plan(profile(), {}, "standard"))["architecture_changes"] == SKIP  # unlabeled: semi first
+    forced = make_plan(profile(), {"architecture_changes": {"changes": ["silu"]}}, "quick")
+    assert forced.decision("architecture_changes").decision == FORCED
+    assert forced.settings("architecture_changes")["changes"] == ["silu"]
+
+
+def test_a_target_domain_plans_input_standardization_unless_the_user_chose_changes():
+    planned, reasons = plan_training(profile(target=True), {})
+    assert planned["architecture_changes"] == ["input_standardization"] and "target domain" in reasons[
+        "architecture_changes"]
+    assert "architecture_changes" not in plan_training(profile(), {})[0]
+    kept, reasons = plan_training(profile(target=True), {"architecture_changes": ["gelu"]})
+    assert "architecture_changes" not in kept and reasons["architecture_changes"] == "set in the config"
