@@ -4,6 +4,7 @@ Scenarios (MNIST-5k written as image folders, the way a user's data arrives):
   few_labels:  the `make demo` layout: 40 labeled train + 10 labeled eval images per class, 3,500 unlabeled,
                1,000 held-out test images; autofit (budget as given) vs a plain `Training` run on the same
                labeled images (the fixed chain: `autofit: false`, the planned trainer settings).
+  few_labels_eval200: the same 500 labels split 30 + 20 per class: 200 eval images resolve ~±6 points.
   all_labels:  the same 1,000 test images held out, every other image labeled (no unlabeled split).
 
 Reported per scenario: test accuracy of autofit's champion and of the plain training (mean ± sd over seeds),
@@ -28,7 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import format_mean_std, mean_std, write_results  # noqa: E402
 
 SCENARIOS = {
-    "few_labels": {"train": 40, "val": 10, "test": 100},
+    "few_labels": {"train": 40, "val": 10, "test": 100},  # the `make demo` layout (pipelines/demo.DEMO_SPLITS)
+    "few_labels_eval200": {"train": 30, "val": 20, "test": 100},  # the same 500 labels, 200 held out
     "all_labels": {"train": 340, "val": 60, "test": 100},  # 5,000 = 10 x (340 + 60 + 100): nothing unlabeled
 }
 

@@ -9,7 +9,8 @@ They are written as an image folder the way a user's data arrives:
     mnist/test/<digit>/    1,000 labeled images the run never decides on: the reported accuracy
 
 500 of the 4,000 images the run may learn from are labeled (the held-out test
-set is extra). The config is `data:` plus `budget: quick` (so the demo fits in
+set is extra). 100 eval images resolve only differences of ~8 points, so a candidate
+a few points better is not kept (the plan prints this). The config is `data:` plus `budget: quick` (so the demo fits in
 minutes on a laptop CPU); autofit plans the rest. `--budget standard` adds
 noisy student on top of consistency training (about three times longer).
 """

@@ -52,7 +52,9 @@ class Executor(ComponentExecutor):
         inputs = self.start(input_dict, output_dict, exec_properties, spec.ConsistencyConfig)
         config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
         policy_artifact = self.optional(input_dict, spec.AUGMENTATION_POLICY_KEY)
-        policy = load_augmentation_layer(policy_artifact.uri, config.seed).policy if policy_artifact else None
+        policy = None
+        if policy_artifact:
+            policy = load_augmentation_layer(policy_artifact.uri, config.seed, consumer="ConsistencyTraining").policy
         warm = self.optional(input_dict, spec.WARM_START_MODEL_KEY)
         model_artifact = self.single(output_dict, spec.MODEL_KEY)
         work_dir, log_dir = resolve_work_dir(config, model_artifact.uri)

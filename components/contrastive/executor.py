@@ -31,7 +31,7 @@ class Executor(ComponentExecutor):
         inputs = self.start(input_dict, output_dict, exec_properties, spec.ContrastiveConfig)
         config, examples, data_spec = inputs.config, inputs.examples, inputs.data_spec
         policy = self.optional(input_dict, spec.AUGMENTATION_POLICY_KEY)
-        views = load_augmentation_layer(policy.uri, config.seed) if policy else None
+        views = load_augmentation_layer(policy.uri, config.seed, consumer="Contrastive") if policy else None
 
         backbone.reset_layer_names()
         model, history, metrics = contrastive.pretrain_backbone(examples.uri, data_spec, config, views)

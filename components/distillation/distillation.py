@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from components.distillation import losses
 from components.distillation.spec import DistillationConfig
-from components.training import trainer, training
+from components.training import fine_tuning, trainer, training
 from components.types import examples_io, features
 from components.types.data_spec import DataSpecContent
 
@@ -62,6 +62,8 @@ def distill(
         class_weights=class_weights,
         target_fn=losses.teacher_target_fn(teachers),
         metrics=[losses.hard_label_accuracy(num_classes)],
+        # A pretrained student backbone gets the same frozen warm-up + unfreeze schedule as Training.
+        extra_callbacks=fine_tuning.schedule_callbacks(config.student.fine_tune, config.student.epochs),
     )
 
 

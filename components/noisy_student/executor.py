@@ -37,7 +37,7 @@ class Executor(ComponentExecutor):
         if learned is not None:
             config = dataclasses.replace(config, learning_rate=scaled_learning_rate(learned.uri, config.batch_size))
         policy = self.optional(input_dict, spec.AUGMENTATION_POLICY_KEY)
-        augmentation = load_augmentation_layer(policy.uri, config.seed) if policy else None
+        augmentation = load_augmentation_layer(policy.uri, config.seed, consumer="NoisyStudent") if policy else None
         teacher_artifact = self.optional(input_dict, spec.TEACHER_MODEL_KEY)
         model_artifact = self.single(output_dict, spec.MODEL_KEY)
         pseudo_artifact = self.single(output_dict, spec.PSEUDO_LABELS_KEY)

@@ -109,6 +109,12 @@ class Plan:
         out.append("  training: " + ", ".join(f"{k}={v}" for k, v in self.training.items()) + learned)
         for key, reason in self.training_reasons.items():
             out.append(f"    {key}: {reason}")
+        if self.profile.eval_images:
+            resolution = 100 * self.profile.accuracy_resolution()
+            advice = ("; hold out more of the labeled images to resolve smaller gains"
+                      if resolution > SEARCH_RESOLUTION_PP else "")
+            out.append(f"  held out: {self.profile.eval_images} eval images resolve ~±{resolution:.1f} pp: a candidate "
+                       f"is kept only when it beats the simpler one beyond that noise{advice}")
         for d in self.techniques:
             out.append(f"  [{d.decision:9s}] {d.name}: {d.reason}")
         return out

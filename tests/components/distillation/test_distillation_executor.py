@@ -126,3 +126,23 @@ def test_learned_optimization_params_reach_the_student_except_fields_the_user_se
     with open(os.path.join(output.uri, "history.json")) as handle:
         history = json.load(handle)
     assert len(history["loss"]) == 2  # the learned epochs replaced the student's 6
+
+
+def test_a_fine_tuned_student_gets_the_training_schedule_callbacks(monkeypatch):
+    from components.training import fine_tuning, trainer
+
+    captured = {}
+
+    def fake_fit(*args, **kwargs):
+        captured.update(kwargs)
+        return None, {}
+
+    monkeypatch.setattr(trainer, "fit", fake_fit)
+    student = TrainingConfig(architecture="mobilenet_v3_small", epochs=4, fine_tune={"warmup_epochs": 2}, verbose=0)
+    config = DistillationConfig(student=student)
+    import keras
+
+    teacher = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    distillation.distill(lambda: None, [teacher], None, None, config, num_classes=3, num_train_examples=8)
+    expected = fine_tuning.schedule_callbacks(config.student.fine_tune, 4)
+    assert expected and [type(c) for c in captured["extra_callbacks"]] == [type(c) for c in expected]

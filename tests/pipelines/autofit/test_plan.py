@@ -141,3 +141,10 @@ def test_a_target_domain_plans_input_standardization_unless_the_user_chose_chang
     assert "architecture_changes" not in plan_training(profile(), {})[0]
     kept, reasons = plan_training(profile(target=True), {"architecture_changes": ["gelu"]})
     assert "architecture_changes" not in kept and reasons["architecture_changes"] == "set in the config"
+
+
+def test_the_plan_says_what_the_eval_split_can_resolve():
+    small = "\n".join(make_plan(profile(eval_images=100), {}, "quick").lines())
+    assert "100 eval images resolve ~±8.3 pp" in small and "hold out more" in small
+    large = "\n".join(make_plan(profile(labeled=20000, eval_images=5000), {}, "quick").lines())
+    assert "5000 eval images resolve" in large and "hold out more" not in large
