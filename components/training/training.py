@@ -102,7 +102,7 @@ def train_classifier(
     eval_dataset = labeled_dataset(examples_uri, features.EVAL_SPLIT, data_spec, config, image_size, False)
     build = model_builder(config, data_spec, image_size)
     if warm_start is not None:
-        build = _warm_started(build, warm_start)
+        build = warm_started(build, warm_start)
     num_train = data_spec.split_count(features.TRAIN_SPLIT) or examples_io.count_records(
         examples_uri, features.TRAIN_SPLIT
     )
@@ -135,7 +135,7 @@ def train_classifier(
     return model, history, metrics
 
 
-def _warm_started(build, warm_start: keras.Model):
+def warm_started(build, warm_start: keras.Model):
     """Copies weights of layers whose names and shapes match (a pretrained backbone)."""
 
     def build_and_copy():

@@ -101,7 +101,7 @@ def train_classifier(
     train_dataset, eval_dataset = split(features.TRAIN_SPLIT, True), split(features.EVAL_SPLIT, False)
     build = training.model_builder(config, data_spec, graph.image_size)
     if warm_start is not None:
-        build = training._warm_started(build, trained_model(warm_start))  # Same matching as Training's own path.
+        build = training.warm_started(build, trained_model(warm_start))  # Same matching as Training's own path.
     statistics = graph.statistics()
     if augmentation is not None:
         augmentation = NormalizedSpaceAugmentation(augmentation, statistics.mean, statistics.std)

@@ -123,7 +123,7 @@ def test_backbone_is_a_warm_start_for_the_training_component(pretrained):
     fresh = models.build_architecture("small_cnn", data_spec, (12, 12))
     assert backbone.weighted_layer_shapes(fresh) == backbone.weighted_layer_shapes(warm)
     backbone.reset_layer_names()
-    started = training._warm_started(lambda: models.build_architecture("small_cnn", data_spec, (12, 12)), warm)()
+    started = training.warm_started(lambda: models.build_architecture("small_cnn", data_spec, (12, 12)), warm)()
     for layer in warm.layers:
         for expected, actual in zip(layer.get_weights(), started.get_layer(layer.name).get_weights()):
             np.testing.assert_array_equal(expected, actual)
