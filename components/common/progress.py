@@ -223,6 +223,26 @@ def track(iterable: Iterable, stage: str, total: Optional[int] = None, unit: str
         reporter.close(finished=finished)
 
 
+def scalar_writer(log_dir: str):
+    """A TensorBoard writer for a custom training loop's scalars, or None when `log_dir` is "" (off)."""
+    return tf.summary.create_file_writer(log_dir) if log_dir else None
+
+
+def write_scalars(writer, step: int, values: Dict[str, Any]) -> None:
+    """The numeric entries of `values` as TensorBoard scalars at `step` (a no-op without a writer).
+
+    Booleans and the `epoch` / `step` counters themselves are left out. Custom loops (consistency training, the
+    GAN) call this once per epoch or logging window; Keras fits get TensorBoard from `trainer.standard_callbacks`.
+    """
+    if writer is None:
+        return
+    with writer.as_default(step=step):
+        for name, value in values.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and name not in ("epoch", "step"):
+                tf.summary.scalar(name, float(value))
+    writer.flush()
+
+
 def _metrics_text(logs: Optional[Dict[str, Any]]) -> str:
     return ", ".join(f"{key}={float(value):.4f}" for key, value in sorted((logs or {}).items()))
 

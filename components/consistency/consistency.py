@@ -203,18 +203,6 @@ def _state_groups(step: fixmatch.FixMatchStep) -> Dict[str, list]:
     }
 
 
-def write_scalars(log_dir: str, epoch: int, record: Dict[str, object]) -> None:
-    """The epoch record's numbers as TensorBoard scalars at step `epoch` (a resumed run appends to the same folder)."""
-    if not log_dir:
-        return
-    writer = tf.summary.create_file_writer(log_dir)
-    with writer.as_default(step=epoch):
-        for name, value in record.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and name != "epoch":
-                tf.summary.scalar(name, float(value))
-    writer.close()
-
-
 def run_epoch(
     step: fixmatch.FixMatchStep, pools: Pools, epoch: int, num_steps: int, eval_split, config: ConsistencyConfig,
     reporter: Optional[progress.ProgressReporter] = None,
@@ -301,10 +289,11 @@ def run_consistency_training(
                 pools.num_labeled, pools.num_unlabeled, num_steps, config.batch_size, config.mu, config.threshold_mode)
     reporter = progress.ProgressReporter("consistency", config.epochs * num_steps, unit="step",
                                          initial=resumed * num_steps)
+    writer = progress.scalar_writer(log_dir)  # a resumed run appends to the same folder
     try:
         for epoch in range(resumed, config.epochs):
             history.append(run_epoch(step, pools, epoch, num_steps, (eval_images, eval_labels), config, reporter))
-            write_scalars(log_dir, epoch + 1, history[-1])
+            progress.write_scalars(writer, epoch + 1, history[-1])
             checkpoint.save(work_dir, _state_groups(step), {"history": history, "epochs": config.epochs})
             reporter.set((epoch + 1) * num_steps, log=False, force_write=True)
             reporter.mark_logged()
@@ -314,6 +303,9 @@ def run_consistency_training(
     except BaseException:
         reporter.close(finished=False)
         raise
+    finally:
+        if writer is not None:
+            writer.close()
     reporter.close(finished=True)
     step.ema.copy_to_model()
     last = history[-1]

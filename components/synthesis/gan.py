@@ -310,7 +310,7 @@ def train_gan(
     first_step, history = state.restore() if state else (0, None)
     history = history or {"step": [], "discriminator_loss": [], "generator_loss": [], "seconds": []}
     window: Dict[str, List[float]] = {"discriminator_loss": [], "generator_loss": []}
-    writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+    writer = progress.scalar_writer(log_dir)
     reporter = progress.ProgressReporter("gan", steps, unit="step", initial=first_step)
     earlier_seconds = history["seconds"][-1] if history["seconds"] else 0.0
     start = time.perf_counter()
@@ -332,11 +332,7 @@ def train_gan(
                 for key, values in window.items():
                     history[key].append(float(np.mean(values)))
                     values.clear()
-                if writer is not None:
-                    with writer.as_default(step=step + 1):
-                        for key in window:
-                            tf.summary.scalar(key, history[key][-1])
-                    writer.flush()
+                progress.write_scalars(writer, step + 1, {key: history[key][-1] for key in window})
                 if state is not None:
                     state.save(step + 1, history)
                 logger.info(

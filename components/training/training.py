@@ -91,12 +91,7 @@ def train_classifier(
     (`components.common.augmentation.load_augmentation`); see `trainer.fit`.
     `log_dir`: TensorBoard logs (see `trainer.fit`; None: the run's `_tensorboard/` folder inside a pipeline).
     """
-    if data_spec.task not in (features.TASK_CLASSIFICATION, features.TASK_MULTILABEL):
-        raise ValueError(f"The training component trains classifiers; this DataSpec's task is {data_spec.task!r}.")
-    # Fresh automatic layer names (conv2d, conv2d_1, ...) as in a new process: warm start matches
-    # layers by name, and LocalDagRunner runs every component in one process.
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(config.seed)  # Before the datasets: tf.data shuffle reads the global seed.
+    start_classifier_training(config, data_spec)
     image_size = resolve_image_size(config, data_spec)
     train_dataset = labeled_dataset(examples_uri, features.TRAIN_SPLIT, data_spec, config, image_size, True)
     eval_dataset = labeled_dataset(examples_uri, features.EVAL_SPLIT, data_spec, config, image_size, False)
@@ -117,6 +112,27 @@ def train_classifier(
             config.seed, repeat=config.steps_per_epoch is not None, real_count=num_train,
         )
         train_dataset = trainer.one_hot_labels(blended, data_spec.task, data_spec.num_classes)
+    return fit_and_score(build, train_dataset, eval_dataset, config, data_spec, num_train, augmentation, log_dir,
+                         mixing_policy)
+
+
+def start_classifier_training(config: TrainingConfig, data_spec: DataSpecContent) -> None:
+    """Checks the task and resets Keras state and seeds; call before building datasets and models."""
+    if data_spec.task not in (features.TASK_CLASSIFICATION, features.TASK_MULTILABEL):
+        raise ValueError(f"The training component trains classifiers; this DataSpec's task is {data_spec.task!r}.")
+    # Fresh automatic layer names (conv2d, conv2d_1, ...) as in a new process: warm start matches
+    # layers by name, and LocalDagRunner runs every component in one process.
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(config.seed)  # Before the datasets: tf.data shuffle reads the global seed.
+
+
+def fit_and_score(build, train_dataset, eval_dataset, config: TrainingConfig, data_spec: DataSpecContent,
+                  num_train: int, augmentation=None, log_dir: Optional[str] = None, mixing_policy=None):
+    """`trainer.fit` with Training's class weights and fine-tune schedule, then the eval metrics.
+
+    Returns (bare model, history, {"eval_<metric>": value}); shared by every classifier training path
+    (the plain input pipeline here, the tf.Transform one in components/transform/training_hook.py).
+    """
     model, history = trainer.fit(
         build,
         train_dataset,

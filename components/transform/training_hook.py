@@ -1,6 +1,6 @@
 """Training a classifier on a transform graph's output: Training's path when `transform_graph` is wired.
 
-The same loop as `training.train_classifier` (model builder, `trainer.fit`,
+The same loop as `training.train_classifier` (model builder, `training.fit_and_score`,
 class weights, fine-tuning schedule, warm start); only the input pipeline
 differs: raw examples go through the graph (`ImageTransformGraph.dataset`)
 instead of `examples_io.load_split`. The returned model takes [0, 1] images
@@ -17,7 +17,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import keras
 import numpy as np
 
-from components.training import backbones, fine_tuning, trainer, training
+from components.training import backbones, trainer, training
 from components.training.spec import TrainingConfig
 from components.transform.transform_graph import ImageTransformGraph, trained_model
 from components.types import examples_io, features
@@ -83,12 +83,9 @@ def train_classifier(
     `synthetic_ratio` `check_config` refuses the run.
     """
     del synthetic_uris
-    if data_spec.task not in (features.TASK_CLASSIFICATION, features.TASK_MULTILABEL):
-        raise ValueError(f"The training component trains classifiers; this DataSpec's task is {data_spec.task!r}.")
+    training.start_classifier_training(config, data_spec)
     graph = ImageTransformGraph(transform_graph_uri)
     check_config(config, graph, data_spec)
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(config.seed)
     repeat = config.steps_per_epoch is not None
 
     def split(name: str, is_training: bool):
@@ -109,20 +106,7 @@ def train_classifier(
         examples_uri, features.TRAIN_SPLIT
     )
     logger.info("training through transform graph %s (mean %s, std %s)", graph.uri, statistics.mean, statistics.std)
-    model, history = trainer.fit(
-        build,
-        train_dataset,
-        eval_dataset,
-        config,
-        data_spec.task,
-        num_train,
-        augmentation,
-        class_weights=training.class_weights_for(config, data_spec),
-        extra_callbacks=fine_tuning.schedule_callbacks(config.fine_tune, config.epochs),
-        log_dir=log_dir,
-        **({"mixing_policy": mixing_policy} if mixing_policy is not None else {}),
-    )
-    metrics = {f"eval_{key}": value for key, value in trainer.evaluate(model, eval_dataset, data_spec.task).items()}
-    logger.info("training finished: %s", metrics)
+    model, history, metrics = training.fit_and_score(build, train_dataset, eval_dataset, config, data_spec,
+                                                     num_train, augmentation, log_dir, mixing_policy)
     return graph.model_on_unit_images(model), history, metrics
 

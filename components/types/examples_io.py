@@ -8,6 +8,7 @@ images through `load_split`.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -234,12 +235,8 @@ def load_detection_split(
         coordinate lists differ in length (named by its source id).
     """
     image_size = tuple(image_size or default_image_size(data_spec))
-    images, boxes, labels = [], [], []
-    for image, row_boxes, row_labels in _detection_records(examples_uri, split, data_spec, image_size):
-        images.append(image)
-        boxes.append(row_boxes)
-        labels.append(row_labels)
-    return _padded_detection_arrays(images, boxes, labels, image_size, data_spec.channels)
+    whole = list(detection_batches(examples_uri, split, data_spec, sys.maxsize, image_size))  # one batch: the split
+    return whole[0] if whole else _padded_detection_arrays([], [], [], image_size, data_spec.channels)
 
 
 def detection_batches(

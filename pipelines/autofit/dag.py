@@ -207,7 +207,7 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
         candidates.append(("TrainingLabelSmoothing", smoothed.outputs["model"]))
     if plan.includes("architecture_changes"):
         changes = tuple(plan.settings("architecture_changes").get("changes") or
-                        pick_architecture_changes(batch)[0])
+                        pick_architecture_changes()[0])
         base = tuple(training_settings(config, plan).get("architecture_changes", ()))  # e.g. input standardization
         changes = base + tuple(change for change in changes if change not in base)
         changed = training_node("TrainingArchitectureChanges", overrides={"architecture_changes": changes})

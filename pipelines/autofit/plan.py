@@ -252,7 +252,7 @@ def make_plan(
         "a regularized variant of the plain training as a candidate"
         + (" (not on the quick budget)" if label == "quick" else "")
         + ("; with unlabeled images the semi-supervised candidates are where the gain is" if has_unlabeled else ""))
-    changes, changes_why = pick_architecture_changes(int(dict(training, **user_training).get("batch_size", 64)))
+    changes, changes_why = pick_architecture_changes()
     add("architecture_changes", task_ok and label != "quick" and not has_unlabeled,
         f"{changes_why}, as a candidate beside the plain training"
         + (" (not on the quick budget)" if label == "quick" else "")
@@ -277,7 +277,7 @@ def make_plan(
     return Plan(profile, label, multiple, decisions, training, training_reasons, spent, semi)
 
 
-def pick_architecture_changes(batch_size: int) -> Tuple[List[str], str]:
+def pick_architecture_changes() -> Tuple[List[str], str]:
     """The drop-in changes the candidate tries, and why.
 
     The prior comes from benchmarks/results/architecture_changes.md (MNIST-5k, 2-3 seeds, two architectures):
@@ -285,7 +285,6 @@ def pick_architecture_changes(batch_size: int) -> Tuple[List[str], str]:
     depth (-1.4 pp) and SiLU (within the spread) did not, so they are left to users. The candidate is kept only
     when it beats the plain training on this data's held-out images beyond the noise.
     """
-    del batch_size  # GroupNorm for small batches lost badly in the benchmark: not tried by default
     return ["blur_pool", "gelu"], "blur pool + GELU (both helped on two architectures in the benchmark)"
 
 

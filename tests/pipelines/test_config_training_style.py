@@ -3,9 +3,6 @@
 import glob
 import os
 import re
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import pytest
@@ -15,6 +12,7 @@ from pipelines import config_schema
 from pipelines.autofit.techniques import SECTION_TECHNIQUES
 from pipelines.config import (OPTIONAL_PLAIN_SECTIONS, PLAIN_SECTIONS, TOP_LEVEL_TYPES, ConfigError, config_from_dict,
                               load_config, validate_raw)
+from tests.support.cli_probe import run_config_in_fresh_process
 
 DATA = {"format": "image_folder", "path": "/data/images"}
 SCHEMA = config_schema.load_schema()
@@ -151,14 +149,7 @@ def test_flat_sections_take_training_keys_with_training_types():
 def test_nested_training_errors_come_before_tensorflow_is_imported(tmp_path):
     path = tmp_path / "pipeline.yaml"
     path.write_text("data: {format: image_folder, path: x}\nnoisy_student: {learning_rate: 0.1}\n")
-    probe = textwrap.dedent(f"""
-        import sys
-        from pipelines.cli import main
-        code = main(["run", "--config", {str(path)!r}])
-        print("TF_IMPORTED" if "tensorflow" in sys.modules or "tfx" in sys.modules else "NO_TF")
-        sys.exit(code)
-    """)
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO)
+    result = run_config_in_fresh_process(str(path))
     assert result.returncode == 2
     assert "Did you mean `noisy_student.training.learning_rate`?" in result.stderr
     assert "NO_TF" in result.stdout

@@ -13,6 +13,7 @@ from components.data_translation.spec import TranslationConfig
 from components.types import data_spec, examples_io
 from tests.fixtures import classification_formats as cf
 from tests.fixtures.readback import translate_and_read
+from tests.support.combine_fn import combine_in_parts
 
 
 def _digit_folder(root: str, count: int = 40, seed: int = 0) -> None:
@@ -194,16 +195,6 @@ def test_tiny_eval_split_is_flagged_with_its_noise():
     assert big.warnings == []
 
 
-def _combine(fn, items, parts):
-    accumulators = []
-    for part in range(parts):
-        accumulator = fn.create_accumulator()
-        for item in items[part::parts]:
-            accumulator = fn.add_input(accumulator, item)
-        accumulators.append(accumulator)
-    return fn.extract_output(fn.merge_accumulators(accumulators))
-
-
 def test_leakage_and_size_summaries_do_not_depend_on_how_work_is_split():
     groups = [
         (1, [("train", "a.png"), ("eval", "b.png")]),
@@ -213,17 +204,17 @@ def test_leakage_and_size_summaries_do_not_depend_on_how_work_is_split():
         (5, [("train", "only.png")]),
     ]
     items = [(digest, split, source) for digest, copies in groups for split, source in copies]
-    one = _combine(leakage.LeakageFn(), items, 1)
-    assert one == _combine(leakage.LeakageFn(), items, 3)
-    assert one == _combine(leakage.LeakageFn(), items[::-1], 2)
+    one = combine_in_parts(leakage.LeakageFn(), items, 1)
+    assert one == combine_in_parts(leakage.LeakageFn(), items, 3)
+    assert one == combine_in_parts(leakage.LeakageFn(), items[::-1], 2)
     assert one["examples"] == [["b.png", "a.png"], ["h.png", "g.png", "i.png"]]
     assert one["images_in_several_splits"] == 2 and one["records_involved"] == 5
     assert one["split_pairs"] == {"eval+test": 1, "eval+train": 2, "test+train": 1}
     assert one["duplicate_records"] == 5
     events = [(stats.WRITTEN, ("train", ["a"], h, w)) for h, w in [(28, 28)] * 5 + [(400, 600)] * 2]
     events += [(stats.REJECTED, "link"), (stats.REJECTED, None)]
-    summary = _combine(stats.SummaryFn(), events, 1)
-    assert summary == _combine(stats.SummaryFn(), events, 4)
+    summary = combine_in_parts(stats.SummaryFn(), events, 1)
+    assert summary == combine_in_parts(stats.SummaryFn(), events, 4)
     assert summary["sizes"] == [[28, 28, 5], [400, 600, 2]]
     assert summary["rejected_by_stage"] == {"link": 1, "unknown": 1}
     assert stats.histogram_median(summary["height_histogram"]) == 28

@@ -1,6 +1,7 @@
 """The summary and profile combiners give the same answer however Beam splits the work."""
 
 from components.data_translation import stats
+from tests.support.combine_fn import combine_in_parts
 
 EVENTS = [
     (stats.READ, None),
@@ -12,19 +13,9 @@ EVENTS = [
 ]
 
 
-def _combine(fn, items, parts):
-    accumulators = []
-    for part in range(parts):
-        accumulator = fn.create_accumulator()
-        for item in items[part::parts]:
-            accumulator = fn.add_input(accumulator, item)
-        accumulators.append(accumulator)
-    return fn.extract_output(fn.merge_accumulators(accumulators))
-
-
 def test_summary_is_the_same_for_any_number_of_workers():
-    one = _combine(stats.SummaryFn(), EVENTS, 1)
-    assert one == _combine(stats.SummaryFn(), EVENTS, 3)
+    one = combine_in_parts(stats.SummaryFn(), EVENTS, 1)
+    assert one == combine_in_parts(stats.SummaryFn(), EVENTS, 3)
     assert (one[stats.READ], one[stats.REJECTED], one[stats.WRITTEN]) == (3, 1, 2)
     assert one["splits"]["train"] == {"count": 1, "per_class": {"cat": 2, "dog": 1}}
     assert one["height"] == [20, 40, 60] and one["width"] == [10, 30, 40]
@@ -36,7 +27,7 @@ def test_summary_is_the_same_for_any_number_of_workers():
 
 
 def test_empty_input_gives_zero_counts_and_empty_splits():
-    empty = _combine(stats.SummaryFn(), [], 2)
+    empty = combine_in_parts(stats.SummaryFn(), [], 2)
     content = stats.data_spec_content({"counts": empty, "class_names": [], "channels": 0}, "classification", "csv", "")
     assert content.records_read == content.records_written == 0
     assert content.split_count("train") == 0 and content.width.maximum == 0
@@ -44,6 +35,6 @@ def test_empty_input_gives_zero_counts_and_empty_splits():
 
 def test_profile_takes_the_majority_channels_and_ties_go_to_more_channels():
     items = [(["b"], 1), (["a", "b"], 3), ([], 1)]
-    assert _combine(stats.ProfileFn(), items, 2) == {"class_names": ["a", "b"], "channels": 1}
+    assert combine_in_parts(stats.ProfileFn(), items, 2) == {"class_names": ["a", "b"], "channels": 1}
     assert stats.majority_channels([(1, 2), (3, 2)]) == 3
     assert stats.majority_channels([]) == 0

@@ -14,16 +14,7 @@ from components.data_translation.records import SourceRecord
 from components.data_translation.spec import TranslationConfig
 from components.types.beam_options import effective_beam_args
 from tests.fixtures import classification_formats as cf
-
-
-def _combine(fn, items, parts):
-    accumulators = []
-    for part in range(parts):
-        accumulator = fn.create_accumulator()
-        for item in items[part::parts]:
-            accumulator = fn.add_input(accumulator, item)
-        accumulators.append(accumulator)
-    return fn.extract_output(fn.merge_accumulators(accumulators))
+from tests.support.combine_fn import combine_in_parts
 
 
 def _record(path, source_id=None):
@@ -37,10 +28,10 @@ def test_repeated_files_are_found_however_the_work_is_split(tmp_path):
     records = [_record(str(tmp_path / name)) for name in ("a.png", "link.png", "b.png", "c.png")]
     records.append(_record(str(tmp_path / "b.png"), source_id="b-again"))
     hashes = [dedupe.file_hash(record) for record in records]
-    repeated = _combine(dedupe.RepeatedFilesFn(), hashes, 1)
-    assert repeated == _combine(dedupe.RepeatedFilesFn(), hashes, 3)
+    repeated = combine_in_parts(dedupe.RepeatedFilesFn(), hashes, 1)
+    assert repeated == combine_in_parts(dedupe.RepeatedFilesFn(), hashes, 3)
     assert repeated == {hashes[0], hashes[2]}  # a.png (through its link) and b.png (named twice)
-    assert _combine(dedupe.RepeatedFilesFn(), [], 2) == frozenset()
+    assert combine_in_parts(dedupe.RepeatedFilesFn(), [], 2) == frozenset()
     candidates = [list(dedupe.SplitCandidates().process(record, repeated)) for record in records]
     assert [isinstance(found[0], beam.pvalue.TaggedOutput) for found in candidates] == [True, True, True, False, True]
 

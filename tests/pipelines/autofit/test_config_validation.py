@@ -1,13 +1,11 @@
 """Config mistakes are one-line errors naming the key, found before TFX is imported."""
 
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 from pipelines import config_schema
 from pipelines.config import ConfigError, config_from_dict, load_config
+from tests.support.cli_probe import run_config_in_fresh_process
 
 DATA = {"format": "image_folder", "path": "/data/images"}
 
@@ -77,14 +75,7 @@ def test_broken_yaml_names_file_and_line(tmp_path):
 def test_cli_reports_config_errors_with_exit_2_before_importing_tensorflow(tmp_path):
     path = tmp_path / "pipeline.yaml"
     path.write_text("data: {format: image_folder, path: x}\ntraining: {epochs: ten}\n")
-    probe = textwrap.dedent(f"""
-        import sys
-        from pipelines.cli import main
-        code = main(["run", "--config", {str(path)!r}])
-        print("TF_IMPORTED" if "tensorflow" in sys.modules or "tfx" in sys.modules else "NO_TF")
-        sys.exit(code)
-    """)
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    result = run_config_in_fresh_process(str(path))
     assert result.returncode == 2
     assert "autofit: error: `training.epochs` must be an integer, got 'ten' (str)." in result.stderr
     assert "NO_TF" in result.stdout

@@ -125,7 +125,7 @@ def test_consistency_schedule_is_sized_in_steps_from_the_pool_and_budget():
 def test_architecture_changes_candidate_on_labeled_only_data_and_larger_budgets():
     plan = make_plan(profile(labeled=800, unlabeled=0, eval_images=200), {}, "standard")
     assert decisions(plan)["architecture_changes"] == TRY
-    assert plan.settings("architecture_changes")["changes"] == pick_architecture_changes(16)[0]
+    assert plan.settings("architecture_changes")["changes"] == pick_architecture_changes()[0]
     assert "blur pool" in plan.decision("architecture_changes").reason
     assert decisions(make_plan(profile(unlabeled=0), {}, "quick"))["architecture_changes"] == SKIP
     assert decisions(make_plan(profile(), {}, "standard"))["architecture_changes"] == SKIP  # unlabeled: semi first
