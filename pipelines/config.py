@@ -294,8 +294,8 @@ def component_settings(section: str, values: Dict[str, Any]) -> Dict[str, Any]:
 # one), so they are not inherited. The distillation student is by design not the user's model: it inherits the
 # optimizer settings only.
 INHERITED_TRAINING_KEYS = ("architecture", "module_file", "image_size", "learning_rate", "optimizer", "schedule",
-                           "weight_decay", "trust_module_code")
-MODEL_IDENTITY_KEYS = ("architecture", "module_file", "trust_module_code")
+                           "weight_decay", "trust_module_code", "pretrained_weights", "fine_tune")
+MODEL_IDENTITY_KEYS = ("architecture", "module_file", "trust_module_code", "pretrained_weights", "fine_tune")
 OWN_MODEL_SECTIONS = ("distillation",)
 
 

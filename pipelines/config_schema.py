@@ -36,6 +36,7 @@ SECTION_CLASSES: Dict[str, Tuple[str, str]] = {
     "noisy_student": ("components.noisy_student.spec", "NoisyStudentConfig"),
     "domain_adaptation": ("components.domain_adaptation.spec", "DomainAdaptationConfig"),
     "calibration": ("components.calibration.spec", "CalibrationConfig"),
+    "refit": ("components.refit.spec", "RefitConfig"),
     "distillation": ("components.distillation.spec", "DistillationConfig"),
     "ensemble": ("components.ensemble.spec", "EnsembleConfig"),
     "gan": ("components.synthesis.spec", "GanConfig"),

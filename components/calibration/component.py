@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
@@ -19,6 +19,9 @@ class Calibration(base_component.BaseComponent):
     on its probabilities (model.keras + Format-Serving, like Training), and
     reports ECE, NLL and accuracy before and after, with reliability
     diagrams, in `summary.md` / `summary.json` and MLMD custom properties.
+    With `parameters_from` (an earlier Calibration's output) the parameters
+    are reused instead of fitted: a model refitted on train + eval has no
+    held-out split left to fit them on.
 
     Example:
         calibration = Calibration(
@@ -38,6 +41,7 @@ class Calibration(base_component.BaseComponent):
         examples: types.BaseChannel,
         data_spec: types.BaseChannel,
         config: Union[spec.CalibrationConfig, dict, str, None] = None,
+        parameters_from: Optional[types.BaseChannel] = None,
     ):
         config = config_json.coerce_config(spec.CalibrationConfig, config)
         super().__init__(
@@ -46,6 +50,7 @@ class Calibration(base_component.BaseComponent):
                 examples=examples,
                 data_spec=data_spec,
                 config=config_json.config_to_json(config),
+                parameters_from=parameters_from,
                 calibrated_model=types.Channel(type=standard_artifacts.Model),
             )
         )

@@ -35,6 +35,20 @@ def report_split(config: keys.CalibrationConfig, available: List[str], examples_
     return features.TEST_SPLIT if features.TEST_SPLIT in available else config.fit_split
 
 
+def reused_parameters(source: types.Artifact, prior) -> calibration.CalibrationParameters:
+    """The temperature and prior weight an earlier Calibration fitted (its MLMD properties).
+
+    Raises:
+      ValueError: when `source` is not a Calibration output.
+    """
+    if not source.has_custom_property("temperature"):
+        raise ValueError(f"parameters_from {source.uri} has no 'temperature' property: wire a Calibration output.")
+    weight = float(source.get_float_custom_property("prior_weight")) if source.has_custom_property("prior_weight") else 0.0
+    return calibration.CalibrationParameters(
+        float(source.get_float_custom_property("temperature")), prior if weight else None, weight
+    )
+
+
 class Executor(ComponentExecutor):
     """Fits calibration on the held-out split and writes the calibrated Model artifact."""
 
@@ -58,8 +72,13 @@ class Executor(ComponentExecutor):
             model, examples.uri, config.fit_split, data_spec, config.batch_size, name=f"uncalibrated {model_uri}"
         )
         prior = calibration.class_prior(data_spec, config.prior) if config.method != calibration.TEMPERATURE else None
-        parameters = calibration.fit_calibration(fit_labels, fit_probabilities, config.method, prior)
-        logger.info("Calibration fitted on %r: %s", config.fit_split, parameters)
+        source = self.optional(input_dict, keys.PARAMETERS_FROM_KEY)
+        if source is not None:  # fitted before a refit, on images the refitted model has since trained on
+            parameters = reused_parameters(source, prior)
+            logger.info("Calibration parameters reused from %s: %s", source.uri, parameters)
+        else:
+            parameters = calibration.fit_calibration(fit_labels, fit_probabilities, config.method, prior)
+            logger.info("Calibration fitted on %r: %s", config.fit_split, parameters)
         splits = {config.fit_split: (fit_labels, fit_probabilities)}
         if shown_split != config.fit_split:
             splits[shown_split] = held_out.predictions(model, examples.uri, shown_split, data_spec, config.batch_size)
@@ -78,6 +97,7 @@ class Executor(ComponentExecutor):
         model_io.save_model_artifact(calibrated, output.uri, metrics=flat_metrics)
         self._write_plots(output.uri, results[shown_split])
         self._record(output, config, parameters, results, shown_split, model_uri)
+        output.set_string_custom_property("parameters_from", source.uri if source is not None else "")
         logger.info("Calibrated model written to %s", output.uri)
 
     def _write_plots(self, uri: str, result: Dict[str, Any]) -> None:

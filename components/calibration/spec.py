@@ -14,6 +14,9 @@ from components.types import artifacts, features
 MODEL_KEY = "model"
 EXAMPLES_KEY = "examples"
 DATA_SPEC_KEY = "data_spec"
+# Optional input: a calibrated model whose fitted parameters are reused (a refitted model has no held-out split
+# left to fit on; its recipe's parameters, fitted before refit, are the honest ones).
+PARAMETERS_FROM_KEY = "parameters_from"
 # Output keys.
 CALIBRATED_MODEL_KEY = "calibrated_model"
 # Exec property keys.
@@ -68,5 +71,6 @@ class CalibrationSpec(component_spec.ComponentSpec):
         MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model),
         EXAMPLES_KEY: component_spec.ChannelParameter(type=standard_artifacts.Examples),
         DATA_SPEC_KEY: component_spec.ChannelParameter(type=artifacts.DataSpec),
+        PARAMETERS_FROM_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model, optional=True),
     }
     OUTPUTS = {CALIBRATED_MODEL_KEY: component_spec.ChannelParameter(type=standard_artifacts.Model)}

@@ -59,7 +59,7 @@ class Executor(ComponentExecutor):
         report = self.single(output_dict, keys.SELECTION_KEY)
         payload = dict(result.to_dict(), metric=metric, split=config.split, confidence=config.confidence,
                        num_resamples=config.num_resamples, missing=missing, use_brier=config.use_brier,
-                       refit="none: the held-out score of the chosen candidate is kept")
+                       refit="decided after selection (Refit, when planned, reruns the champion's recipe on train + eval)")
         artifact_io.write_json(os.path.join(report.uri, keys.SELECTION_FILE_NAME), payload)
         artifact_io.write_text(os.path.join(report.uri, keys.SUMMARY_FILE_NAME), "\n".join(summary_lines(payload)) + "\n")
         report.set_string_custom_property(keys.CHAMPION_PROPERTY, result.champion)

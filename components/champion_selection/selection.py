@@ -116,7 +116,12 @@ def select_champion(
         interval = f"[{100 * result['low']:+.2f}, {100 * result['high']:+.2f}] pp"
         brier_text = "" if brier is None else (
             f"; Brier score {brier['delta']:+.4f} [{brier['low']:+.4f}, {brier['high']:+.4f}]")
-        if kept_by == metric:
+        same = np.array_equal(scores[champion], scores[index]) and (
+            proper_scores is None or np.allclose(proper_scores[champion], proper_scores[index], rtol=0, atol=1e-9))
+        if same:  # e.g. a noisy student whose students never beat their teacher returns the teacher itself
+            reason = (f"the same predictions as {names[champion]} on all {len(scores[index])} eval images (it "
+                      f"returned that model, or one indistinguishable from it); keeps {names[champion]}")
+        elif kept_by == metric:
             reason = f"{metric} {pp:+.2f} pp over {names[champion]}, {interval}: better beyond the noise{brier_text}"
         elif kept_by == "brier":
             reason = (f"{metric} {pp:+.2f} pp over {names[champion]}, {interval}{brier_text}: {metric} not lower "

@@ -23,7 +23,10 @@ class ConsistencyTraining(base_component.BaseComponent):
     `pseudo_label_rate` / `pseudo_label_accuracy` (eval split treated as
     unlabeled), `mask_rate` and `threshold_min|mean|max`; the per-epoch
     trajectory is in `consistency_summary.json`. A killed run resumes after
-    its last finished epoch.
+    its last finished epoch. With a backbone architecture, `pretrained_weights`
+    (a local file) initializes the backbone and `fine_tune` trains the head
+    alone for its warm-up epochs, then everything at a lower rate (the
+    training component's schedule).
 
     Example:
         consistency = ConsistencyTraining(
@@ -31,6 +34,12 @@ class ConsistencyTraining(base_component.BaseComponent):
             data_spec=translation.outputs["data_spec"],
             augmentation_policy=search.outputs["augmentation_policy"],
             config=ConsistencyConfig(architecture="small_cnn", epochs=50, threshold_mode="flexmatch"),
+        )
+        from_pretrained = ConsistencyTraining(
+            examples=translation.outputs["examples"],
+            data_spec=translation.outputs["data_spec"],
+            config=ConsistencyConfig(architecture="mobilenet_v3_small", pretrained_weights="/weights/mnv3.weights.h5",
+                                     fine_tune={"warmup_epochs": 2}),
         )
     """
 

@@ -27,7 +27,7 @@ import tensorflow as tf
 from components.common import progress
 from components.consistency import checkpoint, fixmatch, thresholds, views
 from components.consistency.spec import ConsistencyConfig
-from components.training import training
+from components.training import fine_tuning, training
 from components.types import examples_io, features
 from components.types.data_spec import DataSpecContent
 
@@ -49,6 +49,7 @@ class ConsistencyRun:
     num_labeled: int
     num_unlabeled: int
     resumed_epochs: int = 0
+    unfrozen_at_epoch: Optional[int] = None  # fine_tune: the 0-based epoch the backbone was unfrozen at
 
 
 def split_exists(examples_uri: str, split: str) -> bool:
@@ -224,14 +225,27 @@ def run_epoch(
     return record
 
 
-def build_step(
-    config: ConsistencyConfig, data_spec: DataSpecContent, image_size: Tuple[int, int], num_unlabeled: int,
-    total_steps: int, policy=None, warm_start: Optional[keras.Model] = None,
-) -> fixmatch.FixMatchStep:
-    """Model (optionally warm-started), optimizer, views, thresholds, alignment and EMA wired into one step."""
+def build_classifier(
+    config: ConsistencyConfig, data_spec: DataSpecContent, image_size: Tuple[int, int],
+    warm_start: Optional[keras.Model] = None,
+) -> keras.Model:
+    """The classifier as Training builds it: `pretrained_weights` in its backbone, then the warm start's layers.
+
+    Raises:
+      FileNotFoundError / ValueError: `pretrained_weights` is missing or does not fit the backbone
+        (components/training/backbones.load_pretrained_weights); the warm start shares no layer.
+    """
     model = training.model_builder(config.training_config(), data_spec, image_size)()
     if warm_start is not None:
         warm_start_from(model, warm_start)
+    return model
+
+
+def build_step(
+    config: ConsistencyConfig, model: keras.Model, data_spec: DataSpecContent, num_unlabeled: int,
+    total_steps: int, policy=None,
+) -> fixmatch.FixMatchStep:
+    """The model, optimizer, views, thresholds, alignment and EMA wired into one step."""
     optimizer = fixmatch.make_optimizer(config.optimizer, config.learning_rate, config.weight_decay, total_steps)
     optimizer.build(model.trainable_variables)
     state = thresholds.make_thresholds(
@@ -259,22 +273,26 @@ def run_consistency_training(
 
     Args:
       policy: the augmentation search's augment_ops Policy (restricts the views), or None.
-      warm_start: a model whose same-named layers initialise the classifier.
+      warm_start: a model whose same-named layers initialise the classifier (after `pretrained_weights`).
       work_dir: where the per-epoch checkpoint lives; a rerun continues after its last epoch.
       log_dir: TensorBoard folder for every epoch's numeric evidence ("" : none).
 
     Raises:
       ValueError: for a non-classification DataSpec, a missing train split,
-        or a checkpoint that does not fit this model.
+        `pretrained_weights` that do not fit the backbone, or a checkpoint
+        that does not fit this model.
+      FileNotFoundError: `pretrained_weights` does not exist.
     """
     if data_spec.task != features.TASK_CLASSIFICATION:
         raise ValueError(f"Consistency training trains single-label classifiers; the DataSpec's task is "
                          f"{data_spec.task!r}.")
     keras.utils.set_random_seed(config.seed)
     image_size = training.resolve_image_size(config.training_config(), data_spec)
+    model = build_classifier(config, data_spec, image_size, warm_start)  # A bad weights file fails before any data.
     pools = Pools(examples_uri, data_spec, config, image_size)
     num_steps = steps_per_epoch(config, pools.num_unlabeled)
-    step = build_step(config, data_spec, image_size, pools.num_unlabeled, num_steps * config.epochs, policy, warm_start)
+    step = build_step(config, model, data_spec, pools.num_unlabeled, num_steps * config.epochs, policy)
+    phases = fine_tuning.schedule_phases(config.fine_tune, config.epochs, step.model, step.optimizer, step.retrace)
     eval_images, eval_labels = eval_arrays(examples_uri, data_spec, image_size, config.eval_batch_size)
     if not len(eval_labels):
         raise ValueError(f"Split {features.EVAL_SPLIT!r} of Examples at {examples_uri} has no labeled images.")
@@ -290,9 +308,15 @@ def run_consistency_training(
     reporter = progress.ProgressReporter("consistency", config.epochs * num_steps, unit="step",
                                          initial=resumed * num_steps)
     writer = progress.scalar_writer(log_dir)  # a resumed run appends to the same folder
+    if phases is not None:
+        phases.start()  # The optimizer already knows every variable (build_step), so unfreezing needs no rebuild.
     try:
         for epoch in range(resumed, config.epochs):
+            if phases is not None:
+                phases.begin_epoch(epoch)  # From warmup_epochs on (also when resumed past it): unfrozen, slower.
             history.append(run_epoch(step, pools, epoch, num_steps, (eval_images, eval_labels), config, reporter))
+            if phases is not None:
+                history[-1]["backbone_frozen"] = not phases.backbone.trainable
             progress.write_scalars(writer, epoch + 1, history[-1])
             checkpoint.save(work_dir, _state_groups(step), {"history": history, "epochs": config.epochs})
             reporter.set((epoch + 1) * num_steps, log=False, force_write=True)
@@ -313,4 +337,4 @@ def run_consistency_training(
         "eval_accuracy", "eval_loss", "pseudo_label_rate", "pseudo_label_accuracy", "threshold_min",
         "threshold_mean", "threshold_max", "mask_rate")}
     return ConsistencyRun(step.model, metrics, history, step.views.describe(), num_steps, pools.num_labeled,
-                          pools.num_unlabeled, resumed)
+                          pools.num_unlabeled, resumed, phases.unfrozen_at_epoch if phases is not None else None)

@@ -9,11 +9,12 @@ from typing import Any, Dict, List, Tuple
 
 from tfx import types
 
-from components.common import model_io, resume
+from components.common import model_io, recipe, resume
 from components.common.artifact_io import write_json
 from components.common.augmentation import load_augmentation_layer
 from components.common.executor_base import ComponentExecutor
 from components.common.mlmd_metrics import record_metrics
+from components.common.recipe import Recipe, write_recipe
 from components.consistency import checkpoint, consistency, spec
 from components.contrastive import backbone
 
@@ -81,8 +82,15 @@ class Executor(ComponentExecutor):
              "views": run.views, "steps_per_epoch": run.steps_per_epoch, "num_labeled": run.num_labeled,
              "num_unlabeled": run.num_unlabeled, "resumed_epochs": run.resumed_epochs, "examples": examples.uri,
              "augmentation_policy": policy_artifact.uri if policy_artifact else None,
-             "warm_start_model": warm.uri if warm else None, "work_dir": work_dir},
+             "warm_start_model": warm.uri if warm else None, "work_dir": work_dir,
+             "fine_tune_unfrozen_at_epoch": run.unfrozen_at_epoch},
         )
+        # What Refit reruns on train + eval (components/refit): this config, the artifacts it read, its epochs.
+        write_recipe(model_artifact.uri, Recipe(
+            recipe.CONSISTENCY_TRAINING, dataclasses.asdict(config),
+            {spec.AUGMENTATION_POLICY_KEY: policy_artifact.uri if policy_artifact else None,
+             spec.WARM_START_MODEL_KEY: warm.uri if warm else None}, len(run.history),
+        ))
         checkpoint.remove(work_dir)  # The artifact is written: nothing is left to resume.
         backbone.reset_layer_names()  # The next in-process component builds with fresh layer names.
         logger.info("consistency: model written to %s: %s", model_artifact.uri, run.metrics)

@@ -198,5 +198,15 @@ class FixMatchStep:
         return {"loss": loss, "supervised_loss": supervised, "unsupervised_loss": unsupervised,
                 "mask_rate": tf.reduce_mean(mask)}
 
+    def retrace(self) -> None:
+        """A fresh compiled step: the next call traces again (after the trainable set or learning rate changed).
+
+        The trace fixes which variables get gradients, whether BatchNorm
+        layers run in training mode and the learning-rate computation, so the
+        fine-tune schedule (components/training/fine_tuning.py) calls this at
+        each switch.
+        """
+        self._step = tf.function(self._train_step)
+
     def __call__(self, labeled, labels, unlabeled, indices) -> Dict[str, tf.Tensor]:
         return self._step(labeled, labels, unlabeled, indices)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from tfx.types import component_spec, standard_artifacts
 
@@ -73,6 +73,14 @@ class ConsistencyConfig:
       unlabeled_split: the Examples split holding unlabeled images.
       work_dir: where the per-epoch checkpoint (model, EMA, optimizer,
         threshold state) is kept for resuming; default `<model uri>/progress`.
+      pretrained_weights: a local weights file for the classifier's nested
+        `backbone` layer (a backbone architecture, or a module-file model
+        with a layer so named), as `TrainingConfig.pretrained_weights`:
+        loaded before the first step, never downloaded.
+      fine_tune: the frozen-backbone warm-up schedule `{warmup_epochs,
+        unfreeze_learning_rate_factor, keep_batch_norm_frozen}` of
+        `TrainingConfig.fine_tune` (components/training/fine_tuning.py),
+        driven by the FixMatch loop epoch by epoch; None: no schedule.
     """
 
     architecture: str = "small_cnn"
@@ -102,6 +110,8 @@ class ConsistencyConfig:
     eval_batch_size: int = 256
     work_dir: Optional[str] = None
     verbose: int = 0
+    pretrained_weights: Optional[str] = None
+    fine_tune: Optional[Any] = None
 
     def __post_init__(self):
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}.")
@@ -128,7 +138,9 @@ class ConsistencyConfig:
         _check(self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size}.")
         if self.image_size is not None:
             object.__setattr__(self, "image_size", tuple(self.image_size))
-        self.training_config()  # Validates architecture / module_file and image_size like the training component.
+        # Validates architecture / module_file, image_size, pretrained_weights and fine_tune like Training does,
+        # and takes its fine_tune in FineTuneConfig form (a YAML/JSON dict becomes one).
+        object.__setattr__(self, "fine_tune", self.training_config().fine_tune)
 
     def training_config(self) -> TrainingConfig:
         """The same model settings as a TrainingConfig (shared model builders and image-size resolution)."""
@@ -142,6 +154,8 @@ class ConsistencyConfig:
             image_size=self.image_size,
             distribution="default",
             verbose=self.verbose,
+            pretrained_weights=self.pretrained_weights,
+            fine_tune=self.fine_tune,
         )
 
     @property

@@ -19,7 +19,9 @@ class Contrastive(base_component.BaseComponent):
     artifact). The output `model` is the full classifier as the training
     component builds it, with the pretrained backbone and a linear-probe head,
     so it plugs into `Training(warm_start_model=...)`. Its custom property
-    `linear_probe_accuracy` is the probe's accuracy on the eval split.
+    `linear_probe_accuracy` is the probe's accuracy on the eval split. With a
+    backbone architecture, `pretrained_weights` (a local file) initializes
+    the backbone before contrastive pretraining continues from it.
 
     Example:
         contrastive = Contrastive(

@@ -181,9 +181,17 @@ def pretrain_backbone(
 ) -> Tuple[keras.Model, Dict[str, List[float]], Dict[str, float]]:
     """Builds the classifier, pretrains its backbone, fits the linear probe into its head.
 
+    With `config.pretrained_weights` the classifier's `backbone` starts from
+    that local file (loaded by the training component's builder, before any
+    data is read) and contrastive pretraining continues from there.
+
     Returns:
       (classifier with pretrained backbone and probe head, history, metrics with
       `linear_probe_accuracy` on eval when the task is classification).
+
+    Raises:
+      FileNotFoundError / ValueError: `pretrained_weights` is missing or does
+        not fit the backbone (backbones.load_pretrained_weights).
     """
     keras.utils.set_random_seed(config.seed)
     training_config = config.training_config()

@@ -45,6 +45,11 @@ class ContrastiveConfig:
       redundancy_weight: Barlow Twins off-diagonal weight (lambda).
       probe_regularization: inverse L2 strength `C` of the logistic-regression
         linear probe.
+      pretrained_weights: a local weights file for the classifier's nested
+        `backbone` layer (a backbone architecture, or a module-file model with
+        a layer so named), as `TrainingConfig.pretrained_weights`: the encoder
+        starts from it, then contrastive pretraining continues; never
+        downloaded.
     """
 
     method: str = "simclr"
@@ -67,6 +72,7 @@ class ContrastiveConfig:
     view_steps: Tuple[Tuple[str, float, float], ...] = views.SIMCLR_VIEW_STEPS
     probe_regularization: float = 1.0
     verbose: int = 2
+    pretrained_weights: Optional[str] = None
 
     def __post_init__(self):
         _check(self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}.")
@@ -80,7 +86,7 @@ class ContrastiveConfig:
         _check(self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}, got {self.schedule!r}.")
         object.__setattr__(self, "pretrain_splits", tuple(self.pretrain_splits))
         object.__setattr__(self, "view_steps", views.validate_steps(self.view_steps))
-        self.training_config()  # Validates architecture, epochs, learning rate, image size.
+        self.training_config()  # Validates architecture, epochs, learning rate, image size, pretrained_weights.
 
     def training_config(self, epochs: Optional[int] = None) -> TrainingConfig:
         """The same architecture/optimizer settings as a TrainingConfig (shared builders and optimizers)."""
@@ -97,6 +103,7 @@ class ContrastiveConfig:
             image_size=self.image_size,
             distribution="default",
             verbose=self.verbose,
+            pretrained_weights=self.pretrained_weights,
         )
 
 

@@ -12,7 +12,7 @@ from tfx.types import artifact_utils
 
 from components.common import model_io
 from components.common.artifact_io import write_json
-from components.common.augmentation import load_augmentation_layer
+from components.common.augmentation import load_augmentation
 from components.common.executor_base import ComponentExecutor
 from components.common.mlmd_metrics import record_metrics
 from components.common.optimization_params import scaled_learning_rate
@@ -37,7 +37,8 @@ class Executor(ComponentExecutor):
         if learned is not None:
             config = dataclasses.replace(config, learning_rate=scaled_learning_rate(learned.uri, config.batch_size))
         policy = self.optional(input_dict, spec.AUGMENTATION_POLICY_KEY)
-        augmentation = load_augmentation_layer(policy.uri, config.seed, consumer="NoisyStudent") if policy else None
+        # The image ops noise the student in front of the model; mixup/cutmix mix images and pseudo-labels together.
+        augmentation = load_augmentation(policy.uri, config.seed) if policy else None
         teacher_artifact = self.optional(input_dict, spec.TEACHER_MODEL_KEY)
         model_artifact = self.single(output_dict, spec.MODEL_KEY)
         pseudo_artifact = self.single(output_dict, spec.PSEUDO_LABELS_KEY)
@@ -47,7 +48,8 @@ class Executor(ComponentExecutor):
         teacher = model_io.load_model(teacher_artifact.uri) if teacher_artifact else None
         run = noisy_student.run_noisy_student(
             examples.uri, data_spec, config, pseudo_artifact.uri, work_dir,
-            teacher=teacher, teacher_id=teacher_artifact.uri if teacher_artifact else "", augmentation=augmentation,
+            teacher=teacher, teacher_id=teacher_artifact.uri if teacher_artifact else "",
+            augmentation=augmentation and augmentation.layer, mixing_policy=augmentation and augmentation.mixing,
         )
         best_model, results, best = run.best_model, run.results, run.best
         best_metrics = {f"eval_{name}": value for name, value in results[best].metrics.items()}

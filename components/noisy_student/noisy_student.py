@@ -135,8 +135,13 @@ def train_student(
     data_spec: DataSpecContent,
     config: NoisyStudentConfig,
     augmentation: Optional[keras.layers.Layer],
+    mixing_policy=None,
 ) -> keras.Model:
-    """Trains one noised student; returns it without the stochastic-depth layers."""
+    """Trains one noised student; returns it without the stochastic-depth layers.
+
+    `mixing_policy`: the searched policy's label-mixing ops (mixup, cutmix), applied in the train step to the
+    images and their (pseudo-)label distributions together.
+    """
     student_config = config.student_training_config(iteration)
     size = tuple(config.image_size) if config.image_size else backbone.image_shape(teacher)[:2]
     keras.utils.set_random_seed(student_config.seed)
@@ -149,7 +154,7 @@ def train_student(
     student, _ = trainer.fit(
         lambda: build_student(teacher, config, data_spec, size, student_config.seed),
         train, eval_dataset, student_config, data_spec.task, num_train, augmentation,
-        log_prefix=f"noisy student {iteration}/{config.iterations}",
+        log_prefix=f"noisy student {iteration}/{config.iterations}", mixing_policy=mixing_policy,
     )
     return noise.strip_noise(student)
 
@@ -163,6 +168,7 @@ def run_noisy_student(
     teacher: Optional[keras.Model] = None,
     teacher_id: str = "",
     augmentation: Optional[keras.layers.Layer] = None,
+    mixing_policy=None,
 ) -> "NoisyStudentRun":
     """Runs up to K iterations and picks the best model on eval.
 
@@ -202,7 +208,8 @@ def run_noisy_student(
             logger.info("noisy student: resumed finished iteration %d from %s", iteration, directory)
         else:
             student = train_student(
-                current, iteration, examples_uri, pseudo_uri, len(chosen), data_spec, config, augmentation
+                current, iteration, examples_uri, pseudo_uri, len(chosen), data_spec, config, augmentation,
+                mixing_policy,
             )
             metrics = evaluate_on_eval(student, examples_uri, data_spec, f"student {iteration}")
             _save_finished(student, directory, {"metrics": metrics, "pseudo_labels": len(chosen)})

@@ -35,6 +35,7 @@ import functools
 import logging
 import math
 import os
+import re
 from typing import Callable, Dict, Optional, Tuple
 
 import keras
@@ -227,6 +228,10 @@ def find_backbone(model: keras.Model) -> Optional[keras.Model]:
     return None
 
 
+class MissingWeightsError(FileNotFoundError, ValueError):
+    """`pretrained_weights` names no file: a FileNotFoundError that is also the config ValueError callers catch."""
+
+
 def check_weights_path(path: str) -> None:
     """Raises ValueError unless `path` names a weights file type we load (a config-time check, no I/O)."""
     if not path:
@@ -274,12 +279,12 @@ def load_pretrained_weights(model: keras.Model, path: str) -> int:
       The number of weight tensors loaded.
 
     Raises:
-      FileNotFoundError: the path does not exist.
-      ValueError: the file does not fit the backbone (names the file and why).
+      MissingWeightsError (a FileNotFoundError and a ValueError): the path does not exist.
+      ValueError: the file does not fit the backbone (one line naming the file and why).
     """
     backbone = _required_backbone(model, "pretrained_weights")
     if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"pretrained_weights {path!r} does not exist.")
+        raise MissingWeightsError(f"pretrained_weights {path!r} does not exist.")
     if tf.io.gfile.isdir(path):
         path = os.path.join(path, PRESET_WEIGHTS_FILE_NAME)
         if not tf.io.gfile.exists(path):
@@ -299,10 +304,18 @@ def load_pretrained_weights(model: keras.Model, path: str) -> int:
         else:
             backbone.load_weights(path)
     except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"pretrained_weights {path!r} do not fit backbone of {model.name!r}: {error}") from error
+        raise ValueError(
+            f"pretrained_weights {path!r} do not fit backbone of {model.name!r}: {_one_line(error)}"
+        ) from error
     loaded = len(backbone.weights)
     logger.info("pretrained_weights: loaded %d backbone weight tensors from %s", loaded, path)
     return loaded
+
+
+def _one_line(error: Exception, limit: int = 400) -> str:
+    """Keras' load error on one line, without the variable values it prints (they can be megabytes)."""
+    text = re.sub(r"<Variable [^>]*>", "<Variable>", " ".join(str(error).split()))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _load_remote(model: keras.Model, path: str) -> int:

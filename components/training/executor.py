@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from typing import Any, Dict, List, Optional
 
 from tfx import types
 
-from components.common import model_io
-from components.common.augmentation import load_augmentation
+from components.common import model_io, recipe
 from components.common.executor_base import ComponentExecutor
 from components.common.mlmd_metrics import record_metrics
 from components.common.optimization_params import apply_optimization_params
-from components.training import spec, training
+from components.common.recipe import Recipe, write_recipe
+from components.training import run, spec
 from components.types.artifacts import SYNTHETIC_RATIO_PROPERTY
 from components.types.data_spec import check_trainable
 
@@ -63,34 +62,28 @@ class Executor(ComponentExecutor):
             model_artifact = self.single(output_dict, spec.MODEL_KEY)
             task_training.train_and_write(examples.uri, data_spec, config, model_artifact, policy.uri if policy else None)
             return
-        augmentation = load_augmentation(policy.uri, config.seed) if policy else None  # image layer + mixing ops
         warm = self.optional(input_dict, spec.WARM_START_MODEL_KEY)
-        warm_start = model_io.load_model(warm.uri) if warm else None
-
         synthetic_uris = self.uris(input_dict, spec.SYNTHETIC_EXAMPLES_KEY)
         config, ratio_source = ratio_from_blend_report(config, self.optional(input_dict, spec.BLEND_REPORT_KEY))
         learned = self.optional(input_dict, spec.OPTIMIZATION_PARAMS_KEY)
         if learned is not None:
             config = apply_optimization_params(config, learned.uri, set(config.explicit_fields))
-        train = training.train_classifier
-        if transform is not None:  # Decode, resize and normalize by the tf.Transform graph (components/transform).
-            from components.transform import serving, training_hook
-
-            train = functools.partial(training_hook.train_classifier, transform_graph_uri=transform.uri)
-        model, history, metrics = train(
-            examples.uri, data_spec, config, augmentation=augmentation and augmentation.layer, warm_start=warm_start,
-            mixing_policy=augmentation and augmentation.mixing,
-            synthetic_uris=synthetic_uris,
-        )
         model_artifact = self.single(output_dict, spec.MODEL_KEY)
-        raw_examples = None
-        if transform is not None:  # serve_examples decodes through the same graph; serve_image_bytes takes raw bytes.
-            raw_examples = serving.TransformedExamples(model, transform.uri)
-        model_io.save_model_artifact(
-            model, model_artifact.uri, history=history, metrics=metrics, examples_signature=raw_examples
+        inputs = {
+            spec.AUGMENTATION_POLICY_KEY: policy.uri if policy else None,
+            spec.WARM_START_MODEL_KEY: warm.uri if warm else None,
+            spec.SYNTHETIC_EXAMPLES_KEY: list(synthetic_uris),
+            spec.TRANSFORM_GRAPH_KEY: transform.uri if transform else None,
+        }
+        _, history, metrics = run.train_and_save(
+            examples.uri, data_spec, config, model_artifact.uri, inputs[spec.AUGMENTATION_POLICY_KEY],
+            inputs[spec.WARM_START_MODEL_KEY], synthetic_uris, inputs[spec.TRANSFORM_GRAPH_KEY],
         )
-        if config.trust_module_code:
-            model_io.mark_trusted_code(model_artifact.uri)
+        # What Refit reruns on train + eval: this config as it ran, the artifacts it read, the epochs behind the weights.
+        write_recipe(model_artifact.uri, Recipe(
+            recipe.TRAINING, dataclasses.asdict(config), inputs,
+            recipe.weights_epochs(history, config.early_stopping_patience),
+        ))
         model_artifact.set_int_custom_property(model_io.TRUSTED_CODE_PROPERTY, int(config.trust_module_code))
         record_metrics(model_artifact, metrics)
         model_artifact.set_string_custom_property("architecture", config.module_file or config.architecture)

@@ -17,14 +17,15 @@ gradual unfreezing) is two phases, both inside one `fit` call here:
 It works in one `fit` because the optimizer is built on all variables
 before the freeze (Keras optimizers accept a subset of the variables they
 were built with, never new ones), and the train function is re-traced at
-each switch so it sees the new trainable set.
+each switch so it sees the new trainable set. Custom train loops (consistency
+training) drive the same phases through `schedule_phases`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, List, Mapping, Optional, Union
+from typing import Any, Callable, List, Mapping, Optional, Union
 
 import keras
 
@@ -110,6 +111,74 @@ def _all_layers(model: keras.layers.Layer) -> List[keras.layers.Layer]:
     return found
 
 
+class FineTunePhases:
+    """The schedule itself, for any train loop: frozen backbone first, then unfrozen at a lower rate.
+
+    `FineTuneSchedule` drives it from Keras `fit`; a custom loop (consistency
+    training's FixMatch steps) calls `start()` once before its first step and
+    `begin_epoch(epoch)` before each epoch. `retrace` must make the loop's
+    compiled step see the new trainable set and learning rate (fit:
+    `make_train_function(force=True)`; a `tf.function` step: a fresh one).
+
+    Args:
+      config: the schedule.
+      model: holds a nested layer named `backbone`.
+      optimizer: the one that trains `model`; built on all of its trainable
+        variables by `start()` when not built yet.
+      retrace: called after each change of the trainable set.
+
+    Raises:
+      ValueError: `model` has no nested layer named `backbone`.
+    """
+
+    def __init__(self, config: FineTuneConfig, model: keras.Model, optimizer: keras.optimizers.Optimizer,
+                 retrace: Callable[[], None]):
+        self.config = config
+        self.model = model
+        self.optimizer = optimizer
+        self.retrace = retrace
+        self.unfrozen_at_epoch: Optional[int] = None
+        self.backbone = backbones.find_backbone(model)
+        if self.backbone is None:
+            raise ValueError(
+                f"fine_tune: model {model.name!r} has no nested layer named {backbones.BACKBONE_LAYER_NAME!r}; "
+                f"use a backbone architecture ({sorted(backbones.BACKBONES)}) or name the base model so."
+            )
+
+    def start(self) -> None:
+        """Freezes the backbone for the warm-up (call once, before the first train step)."""
+        if not self.optimizer.built:
+            # All variables the second phase will train must be known to the optimizer from the start.
+            with self.model.distribute_strategy.scope():
+                self.optimizer.build(self.model.trainable_variables)
+        set_backbone_trainable(self.backbone, False, self.config.keep_batch_norm_frozen)
+        self.retrace()
+        logger.info("fine_tune: backbone frozen for %d warm-up epoch(s)", self.config.warmup_epochs)
+
+    def begin_epoch(self, epoch: int) -> bool:
+        """Unfreezes and lowers the learning rate at the first epoch >= warmup_epochs; returns whether it did now."""
+        # `>=`, not `==`: a run resumed after a kill (components.common.resume) may start past the warm-up.
+        if epoch < self.config.warmup_epochs or self.unfrozen_at_epoch is not None:
+            return False
+        set_backbone_trainable(self.backbone, True, self.config.keep_batch_norm_frozen)
+        optimizer = self.optimizer
+        factor = self.config.unfreeze_learning_rate_factor
+        current = optimizer._learning_rate  # The schedule or variable the optimizer was built with.
+        resumed_past_switch = epoch > self.config.warmup_epochs
+        if isinstance(current, keras.optimizers.schedules.LearningRateSchedule):
+            optimizer.learning_rate = ScaledSchedule(current, factor)  # schedules are code: scale again
+        elif not resumed_past_switch:  # a constant rate lives in the optimizer state a resume restores, scaled
+            optimizer.learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate)) * factor
+        self.retrace()
+        self.unfrozen_at_epoch = epoch
+        trainable = sum(int(keras.ops.size(v)) for v in self.backbone.trainable_variables)
+        logger.info(
+            "fine_tune: backbone unfrozen at epoch %d (%d trainable backbone parameters), learning rate x%s",
+            epoch + 1, trainable, factor,
+        )
+        return True
+
+
 class FineTuneSchedule(keras.callbacks.Callback):
     """Frozen-backbone warm-up, then unfreeze with a lower learning rate (see the module docstring).
 
@@ -121,44 +190,28 @@ class FineTuneSchedule(keras.callbacks.Callback):
     def __init__(self, config: FineTuneConfig):
         super().__init__()
         self.config = config
-        self.unfrozen_at_epoch: Optional[int] = None
-        self._backbone = None
+        self._phases: Optional[FineTunePhases] = None
+
+    @property
+    def unfrozen_at_epoch(self) -> Optional[int]:
+        return self._phases.unfrozen_at_epoch if self._phases is not None else None
 
     def on_train_begin(self, logs=None):
-        self._backbone = backbones.find_backbone(self.model)
-        if self._backbone is None:
-            raise ValueError(
-                f"fine_tune: model {self.model.name!r} has no nested layer named {backbones.BACKBONE_LAYER_NAME!r}; "
-                f"use a backbone architecture ({sorted(backbones.BACKBONES)}) or name the base model so."
-            )
-        optimizer = self.model.optimizer
-        if not optimizer.built:
-            # All variables the second phase will train must be known to the optimizer from the start.
-            with self.model.distribute_strategy.scope():
-                optimizer.build(self.model.trainable_variables)
-        set_backbone_trainable(self._backbone, False, self.config.keep_batch_norm_frozen)
-        self.model.make_train_function(force=True)
-        logger.info("fine_tune: backbone frozen for %d warm-up epoch(s)", self.config.warmup_epochs)
+        model = self.model
+        self._phases = FineTunePhases(
+            self.config, model, model.optimizer, retrace=lambda: model.make_train_function(force=True)
+        )
+        self._phases.start()
 
     def on_epoch_begin(self, epoch, logs=None):
-        # `>=`, not `==`: a run resumed after a kill (components.common.resume) may start past the warm-up.
-        if epoch < self.config.warmup_epochs or self.unfrozen_at_epoch is not None:
-            return
-        set_backbone_trainable(self._backbone, True, self.config.keep_batch_norm_frozen)
-        optimizer = self.model.optimizer
-        factor = self.config.unfreeze_learning_rate_factor
-        current = optimizer._learning_rate  # The schedule or variable the optimizer was built with.
-        resumed_past_switch = epoch > self.config.warmup_epochs
-        if isinstance(current, keras.optimizers.schedules.LearningRateSchedule):
-            optimizer.learning_rate = ScaledSchedule(current, factor)  # schedules are code: scale again
-        elif not resumed_past_switch:  # a constant rate lives in the optimizer state a resume restores, scaled
-            optimizer.learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate)) * factor
-        self.model.make_train_function(force=True)
-        self.unfrozen_at_epoch = epoch
-        trainable = sum(int(keras.ops.size(v)) for v in self._backbone.trainable_variables)
-        logger.info(
-            "fine_tune: backbone unfrozen at epoch %d (%d trainable backbone parameters), learning rate x%s",
-            epoch + 1, trainable, factor,
+        self._phases.begin_epoch(epoch)
+
+
+def _warn_when_never_unfrozen(fine_tune: FineTuneConfig, epochs: int) -> None:
+    if fine_tune.warmup_epochs >= epochs:
+        logger.warning(
+            "fine_tune.warmup_epochs=%d >= epochs=%d: the backbone stays frozen for the whole run.",
+            fine_tune.warmup_epochs, epochs,
         )
 
 
@@ -170,9 +223,16 @@ def schedule_callbacks(fine_tune: Optional[FineTuneConfig], epochs: int) -> List
     """
     if fine_tune is None:
         return []
-    if fine_tune.warmup_epochs >= epochs:
-        logger.warning(
-            "fine_tune.warmup_epochs=%d >= epochs=%d: the backbone stays frozen for the whole run.",
-            fine_tune.warmup_epochs, epochs,
-        )
+    _warn_when_never_unfrozen(fine_tune, epochs)
     return [FineTuneSchedule(fine_tune)]
+
+
+def schedule_phases(
+    fine_tune: Optional[FineTuneConfig], epochs: int, model: keras.Model, optimizer: keras.optimizers.Optimizer,
+    retrace: Callable[[], None],
+) -> Optional[FineTunePhases]:
+    """`schedule_callbacks` for a custom train loop: the phases to drive (see FineTunePhases), or None."""
+    if fine_tune is None:
+        return None
+    _warn_when_never_unfrozen(fine_tune, epochs)
+    return FineTunePhases(fine_tune, model, optimizer, retrace)

@@ -7,7 +7,8 @@
                        [ConsistencyTraining] [NoisyStudent (teacher: the strongest semi-supervised model planned)]
                        [GanSynthesis -> BlendSearch -> TrainingSynthetic] [SelfDistillation] [Ensemble]
                     -> ChampionSelection (simplest first; kept only when better beyond the noise)
-                    -> [Calibration] -> Evaluation (test split when present) -> [Export]
+                    -> [Calibration] -> [Refit on train + eval -> CalibrationRefit] -> Evaluation (test split when
+                       present: the refitted model; else the recipe's held-out score) -> [Export]
                     -> [Distillation -> EvaluationDistilled] [TargetDataTranslation -> DomainAdaptation]
 
 Every node is an ordinary TFX component: the same DAG runs locally and compiles for Kubeflow/Vertex.
@@ -305,6 +306,7 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
         nodes.append(selection)
         champion = selection.outputs["model"]
     selected = champion  # before calibration: what domain adaptation adapts (its BatchNorm layers at the top level)
+    calibration = None
     if plan.includes("calibration"):
         from components.calibration.component import Calibration
 
@@ -312,7 +314,12 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
                                   config=section_settings("calibration", config, plan, {}))
         nodes.append(calibration)
         champion = calibration.outputs["calibrated_model"]
-    evaluation = Evaluation(examples=examples, data_spec=data_spec, model=champion,
+    evaluated = champion  # what Evaluation scores and blesses
+    if plan.includes("refit"):
+        refit_nodes, champion, selected, evaluated = refit_champion(config, plan, examples, data_spec, selected,
+                                                                    calibration, champion)
+        nodes += refit_nodes
+    evaluation = Evaluation(examples=examples, data_spec=data_spec, model=evaluated,
                             config=EvaluationConfig.from_dict(config.evaluation))
     nodes.append(evaluation)
     if config.output is not None:
@@ -321,6 +328,37 @@ def autofit_components(config: RunConfig, plan: Plan, translation, fixed: bool =
         nodes.append(Export(model=champion, examples=examples, data_spec=data_spec, config=config.output))
     nodes += after_champion(config, plan, examples, data_spec, champion, optimization, selected)
     return nodes
+
+
+def refit_champion(config: RunConfig, plan: Plan, examples, data_spec, selected, calibration, champion):
+    """(nodes, final model, final uncalibrated model, model Evaluation scores) of the refit on train + eval.
+
+    The refitted model learned from the eval images, so it cannot be scored on them: with a test split,
+    Evaluation scores (and blesses) the refitted model there and `EvaluationBeforeRefit` scores the recipe
+    before refit on the same images (the evidence that refitting helped); without one, Evaluation blesses on
+    the recipe's held-out score before refit. Calibration parameters are the ones fitted before refit.
+    """
+    from components.evaluation.component import Evaluation
+    from components.evaluation.spec import EvaluationConfig
+    from components.refit.component import Refit
+
+    refit = Refit(examples=examples, data_spec=data_spec, champion=selected,
+                  config=section_settings("refit", config, plan, {}))
+    nodes: List[base_node.BaseNode] = [refit]
+    refitted = final = refit.outputs["model"]
+    if calibration is not None:
+        from components.calibration.component import Calibration
+
+        recalibrated = Calibration(model=refitted, examples=examples, data_spec=data_spec,
+                                   config=section_settings("calibration", config, plan, {}),
+                                   parameters_from=calibration.outputs["calibrated_model"]).with_id("CalibrationRefit")
+        nodes.append(recalibrated)
+        final = recalibrated.outputs["calibrated_model"]
+    if plan.profile.test_images > 0 and config.evaluation.get("split") in (None, "test"):
+        nodes.append(Evaluation(examples=examples, data_spec=data_spec, model=champion,
+                                config=EvaluationConfig.from_dict(config.evaluation)).with_id("EvaluationBeforeRefit"))
+        return nodes, final, refitted, final
+    return nodes, final, refitted, champion
 
 
 def after_champion(config: RunConfig, plan: Plan, examples, data_spec, champion,
@@ -400,6 +438,7 @@ TECHNIQUE_MODULES = {
     "architecture_changes": "components.training.component",
     "self_distillation": "components.distillation.component",
     "calibration": "components.calibration.component",
+    "refit": "components.refit.component",
     "domain_adaptation": "components.domain_adaptation.component",
     "ensemble": "components.ensemble.component",
     "distillation": "components.distillation.component",

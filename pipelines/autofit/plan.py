@@ -46,6 +46,9 @@ EPOCH_BOUNDS = (10, 60)
 SECOND_ROUND = "second_round_if_better"
 # An augmentation policy is only chosen when the eval split resolves differences this small (accuracy points).
 SEARCH_RESOLUTION_PP = 3.0
+# Refit: which trainers' recipes it reruns (components.common.recipe names), and the plan-internal cost key.
+REFIT_SUPERVISED, REFIT_CONSISTENCY = "Training", "ConsistencyTraining"
+REFIT_COST = "_cost"
 # Blur pool + GELU: 1.04-1.39x and 1.2-1.3x a small CNN's step time (benchmarks/results/architecture_changes.md).
 ARCHITECTURE_CHANGES_COST = 1.5
 
@@ -73,6 +76,8 @@ class Plan:
     estimated_cost: float
     # Epochs and batch size of trainers that learn from labeled + unlabeled images (noisy student, contrastive).
     semi_supervised_training: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Outside the candidates' budget: the refit of whichever recipe wins (its estimated cost).
+    refit_cost: float = 0.0
 
     def includes(self, name: str) -> bool:
         return any(d.name == name and d.included for d in self.techniques)
@@ -90,6 +95,7 @@ class Plan:
             "budget": self.budget,
             "budget_multiple": self.budget_multiple,
             "estimated_cost": round(self.estimated_cost, 2),
+            "refit_cost": round(self.refit_cost, 2),
             "training": self.training,
             "training_reasons": self.training_reasons,
             "semi_supervised_training": self.semi_supervised_training,
@@ -98,7 +104,8 @@ class Plan:
 
     def lines(self) -> List[str]:
         """The plan as people read it: one line per technique."""
-        out = [f"autofit plan (budget {self.budget}: ~{self.estimated_cost:.1f} of {self.budget_multiple:g} units; "
+        refit = f", then ~{self.refit_cost:.1f} for the refit" if self.refit_cost else ""
+        out = [f"autofit plan (budget {self.budget}: ~{self.estimated_cost:.1f} of {self.budget_multiple:g} units{refit}; "
                "a unit = one training on all the images):"]
         optimization = self.decision("optimization")
         learned = ""
@@ -274,7 +281,51 @@ def make_plan(
         if lone.decision == TRY:
             lone.decision, lone.reason = SKIP, f"{lone.reason}; needs both gan and blend_search"
             spent -= costs[lone.name]
-    return Plan(profile, label, multiple, decisions, training, training_reasons, spent, semi)
+    refit = plan_refit(profile, techniques.get("refit"), decisions, costs, spent, multiple, available)
+    decisions.append(refit)
+    finishing = refit.settings.pop(REFIT_COST, 0.0) if refit.included else 0.0
+    return Plan(profile, label, multiple, decisions, training, training_reasons, spent, semi, finishing)
+
+
+def plan_refit(profile: DataProfile, section, decisions: List[Decision], costs: Dict[str, float], spent: float,
+               multiple: float, available: Optional[Tuple[str, ...]]) -> Decision:
+    """Refit the chosen recipe on train + eval: on by default (the issue's `refit_full`), `refit: false` keeps
+    a pure held-out score.
+
+    Not a candidate competing for the budget: it finishes whatever wins, at the cost of one supervised training
+    on train + eval. A consistency-trained champion is refitted too only when its cost fits what the candidates
+    left of the budget (else it is kept as trained, and the plan says so).
+    """
+    if section is False:
+        return Decision("refit", FORBIDDEN, "forbidden in the config (`false`): the final model keeps a pure "
+                                            "held-out score")
+    if profile.task != "classification":
+        return Decision("refit", SKIP, f"does not apply to {profile.task} yet")
+    if available is not None and "refit" not in available:
+        return Decision("refit", SKIP, "its component is not installed")
+    if not profile.eval_images:
+        return Decision("refit", SKIP, "no eval split to add")
+    share = profile.eval_images / max(profile.labeled, 1)
+    cost = costs["refit"]
+    trainers, note = [REFIT_SUPERVISED], ""
+    if any(d.name == "consistency_training" and d.included for d in decisions):
+        extra = costs["consistency_training"] * (1 + share)
+        if isinstance(section, dict) or spent + cost + extra <= multiple + 1e-9:
+            trainers.append(REFIT_CONSISTENCY)
+            cost += extra
+        else:
+            note = (f"; a ConsistencyTraining champion is kept as trained (its refit, ~{extra:.1f} units, is over "
+                    "the budget)")
+    reason = (f"the {profile.eval_images:,} eval images ({100 * share:.0f}% of the {profile.labeled:,} labeled) join "
+              "the training once the recipe is chosen; "
+              + ("the test split scores the refitted model" if profile.test_images else
+                 "the held-out score is the recipe's before refit (no test split)")
+              + note + f" (~{cost:.1f} units)")
+    settings = {"trainers": trainers, REFIT_COST: cost}
+    if isinstance(section, dict):
+        return Decision("refit", FORCED, "set in the config; " + reason, dict(settings, **section))
+    # Outside the candidates' budget (spent is not charged): refit finishes whatever wins.
+    return Decision("refit", TRY, reason, settings)
 
 
 def pick_architecture_changes() -> Tuple[List[str], str]:
@@ -312,7 +363,10 @@ def technique_costs(profile: DataProfile, training: Dict[str, Any], semi: Dict[s
     steps = consistency["epochs"] * consistency["steps_per_epoch"]
     costs = dict(FIXED_COSTS)
     costs.update({
-        "training": plain, "label_smoothing": plain, "architecture_changes": ARCHITECTURE_CHANGES_COST * plain,
+        "training": plain, "label_smoothing": plain,
+        # The champion's recipe once more on train + eval: a plain training's cost for the supervised recipes
+        # (a consistency-trained champion costs what its candidate cost; that rarely fits a budget twice).
+        "refit": plain * (1 + profile.eval_images / max(profile.labeled, 1)), "architecture_changes": ARCHITECTURE_CHANGES_COST * plain,
         "optimization": 2.5 * plain, "augmentation_search": 2.5 * plain,
         "self_distillation": 1.2 * plain, "distillation": 1.2 * plain, "blend_search": 1.5 * plain,
         "consistency_training": steps * consistency["batch_size"] * (1 + 2 * consistency["mu"]) / unit,

@@ -158,8 +158,17 @@ def summarize(config: RunConfig, seconds: float) -> Dict[str, Any]:
         path = os.path.join(selection.uri, SELECTION_FILE_NAME)
         if tf.io.gfile.exists(path):  # an artifact: through gfile, like every other artifact read
             decisions = read_json(path)
+    refit = None
+    if "Refit" in ran:
+        refitted = lineage_lib.find_output(graph, "Refit", "model")
+        if refitted is not None:
+            refit = {key: refitted.properties.get(key) for key in ("refit", "refit_reason", "refit_images",
+                                                                   "refit_epochs", "refit_trainer")}
+            if "EvaluationBeforeRefit" in ran:
+                refit["before"] = evaluation_summary(config.run_dir, "EvaluationBeforeRefit")["metrics"]
     summary = {
         "seconds": round(seconds, 1),
+        "refit": refit,
         "champion": decisions["champion"] if decisions else "Training",
         "selection": decisions,
         "evaluation": evaluation,
@@ -202,8 +211,19 @@ def summary_lines(summary: Dict[str, Any]):
     shown = f"{metrics['accuracy']:.4f}" if "accuracy" in metrics else "n/a"
     if interval:
         shown += f" (95% interval {interval[0]:.4f}-{interval[1]:.4f})"
-    lines.append(f"held-out accuracy ({metrics.get('split')}, {metrics.get('num_examples')} images): {shown}   "
+    refit = summary.get("refit")
+    scored = ""
+    if refit and refit.get("refit"):
+        lines.append(f"refit: {refit.get('refit_reason')}")
+        scored = (", the refitted model" if refit.get("before") else
+                  ", the recipe before refit (the refitted model trained on these images)")
+    elif refit:
+        lines.append(f"refit: {refit.get('refit_reason')}")
+    lines.append(f"held-out accuracy ({metrics.get('split')}, {metrics.get('num_examples')} images{scored}): {shown}   "
                  f"blessed: {evaluation['blessed']}")
+    before = (refit or {}).get("before") if (refit or {}).get("refit") else None
+    if before and "accuracy" in before:
+        lines.append(f"  before refit, same images: {before['accuracy']:.4f}")
     lines.append(f"took {summary['seconds']:.0f} s; ML Metadata: {summary['metadata']}")
     if summary.get("report"):
         lines.append(f"report: {summary['report']}")

@@ -53,6 +53,7 @@ TECHNIQUES: Dict[str, Technique] = {
                   "training with drop-in architecture changes (e.g. blur pool, GELU) as a candidate"),
         Technique("self_distillation", (CLASSIFICATION,), "a student of the same architecture learns the champion"),
         Technique("calibration", (CLASSIFICATION,), "temperature scaling of the champion's probabilities"),
+        Technique("refit", (CLASSIFICATION,), "retrain the chosen recipe on train + eval once the decisions are made"),
         Technique("domain_adaptation", (CLASSIFICATION,), "adapt the model to an unlabeled target domain"),
         Technique("ensemble", ALL_TASKS[:2], "average several trained models", searched=False),
         Technique("distillation", (CLASSIFICATION,), "distill into a given student architecture", searched=False),

@@ -28,6 +28,7 @@ PLAN_RUN_DIR = "autofit"
 SELECTION_COMPONENT = "ChampionSelection"
 SELECTION_KEY = "selection"
 SELECTION_FILE_NAME = "selection.json"
+REFIT_COMPONENT, REFIT_KEY = "Refit", "model"
 DECISIONS = ("try", "skip", "forced", "forbidden")
 
 
@@ -120,4 +121,8 @@ def read_selection(run) -> Optional[Dict[str, Any]]:
     path = os.path.join(output.artifact.uri, SELECTION_FILE_NAME)
     if not tf.io.gfile.exists(path):
         return None
-    return dict(validate_selection(_read_json(path), path), path=path)
+    selection = dict(validate_selection(_read_json(path), path), path=path)
+    refit = run.latest_output(REFIT_COMPONENT, REFIT_KEY)
+    if refit is not None and refit.artifact.properties.get("refit_reason"):  # what happened after the selection
+        selection["refit"] = str(refit.artifact.properties["refit_reason"])
+    return selection

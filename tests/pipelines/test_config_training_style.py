@@ -204,3 +204,19 @@ def yaml_examples():
 @pytest.mark.parametrize("raw", list(yaml_examples()))
 def test_documented_configs_use_the_one_style(raw):
     validate_raw(dict({"data": DATA}, **raw))
+
+
+def test_top_level_pretrained_weights_reach_the_semi_supervised_trainers_but_not_another_student(tmp_path):
+    from pipelines.autofit.dag import section_settings
+    from pipelines.autofit.plan import fixed_plan
+
+    weights = str(tmp_path / "backbone.weights.h5")
+    top = {"architecture": "mobilenet_v3_small", "pretrained_weights": weights, "fine_tune": {"warmup_epochs": 2}}
+    config = config_from_dict({"data": DATA, "autofit": False, "training": top, "consistency_training": {},
+                               "contrastive": {}, "distillation": {}})
+    plan = fixed_plan(config)
+    consistency = section_settings("consistency_training", config, plan, {})
+    assert consistency["pretrained_weights"] == weights and consistency["fine_tune"] == {"warmup_epochs": 2}
+    assert section_settings("contrastive", config, plan, {})["pretrained_weights"] == weights
+    student = section_settings("distillation", config, plan, {}).get("student") or {}
+    assert "pretrained_weights" not in student  # the student is another architecture

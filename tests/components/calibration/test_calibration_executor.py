@@ -86,3 +86,31 @@ def test_component_constructs_and_validates():
             data_spec=channel_utils.as_channel([DataSpec()]),
             config={"method": "isotonic"},
         )
+
+
+def test_parameters_from_an_earlier_calibration_are_reused_not_refitted(trained_model, tmp_path):
+    examples, data_spec_artifact, _, model = trained_model
+    fitted = run_executor(trained_model, tmp_path / "first", CalibrationConfig(method="temperature"))
+    fitted.set_float_custom_property("temperature", 2.5)  # not what this data would fit
+    output = standard_artifacts.Model()
+    output.uri = str(tmp_path / "reused")
+    Executor().Do(
+        {"model": [model], "examples": [examples], "data_spec": [data_spec_artifact], "parameters_from": [fitted]},
+        {"calibrated_model": [output]},
+        {CONFIG_KEY: config_json.config_to_json(CalibrationConfig(method="temperature"))},
+    )
+    properties = output.mlmd_artifact.custom_properties
+    assert properties["temperature"].double_value == 2.5
+    assert properties["parameters_from"].string_value == fitted.uri
+
+
+def test_parameters_from_must_be_a_calibration_output(trained_model, tmp_path):
+    examples, data_spec_artifact, _, model = trained_model
+    output = standard_artifacts.Model()
+    output.uri = str(tmp_path / "bad")
+    with pytest.raises(ValueError, match="no 'temperature' property"):
+        Executor().Do(
+            {"model": [model], "examples": [examples], "data_spec": [data_spec_artifact], "parameters_from": [model]},
+            {"calibrated_model": [output]},
+            {CONFIG_KEY: config_json.config_to_json(CalibrationConfig())},
+        )

@@ -105,3 +105,16 @@ def test_brier_score_is_one_for_certain_right_answers_and_zero_for_certain_wrong
 
     probabilities = np.array([[1.0, 0.0], [1.0, 0.0]])
     np.testing.assert_allclose(per_example_brier(np.array([0, 1]), probabilities, "classification"), [1.0, 0.0])
+
+
+def test_a_candidate_identical_to_the_champion_is_named_as_such():
+    scores = correct(100, 0.9, 7)
+    brier = np.random.default_rng(7).random(100)
+    result = select_champion(["Training", "NoisyStudent"], [scores, scores.copy()], proper_scores=[brier, brier.copy()])
+    decision = result.decisions[0]
+    assert not decision.kept and result.champion == "Training"
+    assert "the same predictions as Training on all 100 eval images" in decision.reason
+    # One image apart is a comparison again, not "the same".
+    other = scores.copy()
+    other[0] = 1 - other[0]
+    assert "same predictions" not in select_champion(["A", "B"], [scores, other]).decisions[0].reason

@@ -183,3 +183,34 @@ def test_component_constructs_with_channels():
     )
     assert {"model", "pseudo_labels"} <= set(component.outputs)
     assert json.loads(component.exec_properties[CONFIG_KEY])["iterations"] == 2
+
+
+def test_a_policy_with_mixup_mixes_the_students_images_and_pseudo_labels(tmp_path, monkeypatch):
+    from augment_ops.policy import Policy
+    from components.types.artifacts import POLICY_FILE_NAME, AugmentationPolicy
+
+    examples, data_spec_artifact, _ = artifact_pair(tmp_path, {"train": 32, "eval": 16, "unlabeled": 32})
+    policy = AugmentationPolicy()
+    policy.uri = str(tmp_path / "policy")
+    tf.io.gfile.makedirs(policy.uri)
+    with open(os.path.join(policy.uri, POLICY_FILE_NAME), "w") as handle:
+        handle.write(Policy.from_ops([("brightness", 0.3, 0.5), ("mixup", 0.4, 0.5)], sampling="random_n",
+                                     num_ops=1).to_json())
+    seen = []
+    real_fit = noisy_student.trainer.fit
+
+    def recording_fit(*args, **kwargs):
+        seen.append(kwargs.get("mixing_policy"))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(noisy_student.trainer, "fit", recording_fit)
+    model, pseudo = standard_artifacts.Model(), standard_artifacts.Examples()
+    model.uri, pseudo.uri = str(tmp_path / "model"), str(tmp_path / "pseudo")
+    Executor().Do(
+        {"examples": [examples], "data_spec": [data_spec_artifact], "augmentation_policy": [policy]},
+        {"model": [model], "pseudo_labels": [pseudo]},
+        {CONFIG_KEY: config_json.config_to_json(tiny_config(iterations=1, teacher_epochs=1, epochs=1))},
+    )
+    students = [policy for policy in seen if policy is not None]
+    assert students and students[-1].op_names == ("mixup",)  # the student's step mixes; the image op noises it
+    assert model.get_int_custom_property("best_iteration") in (0, 1)

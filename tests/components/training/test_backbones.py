@@ -123,13 +123,15 @@ def test_pretrained_weights_from_a_saved_keras_model(tmp_path):
 
 def test_pretrained_weights_errors_name_the_file(tmp_path):
     target = models.build_architecture("mobilenet_v3_small", _data_spec(1), (28, 28))
-    with pytest.raises(FileNotFoundError, match="missing.weights.h5"):
+    with pytest.raises(FileNotFoundError, match="missing.weights.h5") as missing:
         backbones.load_pretrained_weights(target, str(tmp_path / "missing.weights.h5"))
+    assert isinstance(missing.value, ValueError)  # The config-error type callers catch, too.
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name=backbones.BACKBONE_LAYER_NAME)
     wrong = str(tmp_path / "other.weights.h5")
     other.save_weights(wrong)
-    with pytest.raises(ValueError, match="other.weights.h5"):
+    with pytest.raises(ValueError, match="other.weights.h5") as mismatch:
         backbones.load_pretrained_weights(target, wrong)
+    assert "\n" not in str(mismatch.value) and len(str(mismatch.value)) < 600
     with pytest.raises(ValueError, match="no nested layer named 'backbone'"):
         backbones.load_pretrained_weights(models.build_architecture("tiny_cnn", _data_spec(1), (12, 12)), wrong)
 

@@ -97,7 +97,8 @@ def test_warm_start_copies_every_layer_even_after_other_models_were_built(tmp_pa
     models.build_architecture("tiny_cnn", data_spec, (12, 12))  # Advances Keras's automatic layer names.
     with caplog.at_level("INFO", logger="components.training.training"):
         training.train_classifier(examples.uri, data_spec, config, warm_start=first)
-    assert "copied weights of 3 of 3 weighted layers" in caplog.text
+    weighted = sum(1 for layer in first.layers if layer.weights)
+    assert weighted >= 3 and f"copied weights of {weighted} of {weighted} weighted layers" in caplog.text
 
 
 def test_module_file_errors_are_clear(tmp_path):

@@ -102,3 +102,31 @@ def test_a_planned_policy_is_a_candidate_and_a_forced_one_augments_every_trainin
     assert "TrainingAugmented" not in nodes
     assert nodes["Training"].inputs["augmentation_policy"] is nodes["AugmentationSearch"].outputs["augmentation_policy"]
     assert json.loads(nodes["AugmentationSearch"].exec_properties["config"])["choose_baselines"] is True
+
+
+def test_refit_follows_selection_and_the_test_split_scores_it(tmp_path):
+    config = config_for(tmp_path)
+    nodes = {node.id: node for node in create_components(config, semi_supervised_plan(config))}
+    refit, selection = nodes["Refit"], nodes["ChampionSelection"]
+    assert refit.inputs["champion"] is selection.outputs["model"]  # the uncalibrated champion
+    # Calibration parameters fitted before refit are reused on the refitted model.
+    assert nodes["CalibrationRefit"].inputs["parameters_from"] is nodes["Calibration"].outputs["calibrated_model"]
+    assert nodes["CalibrationRefit"].inputs["model"] is refit.outputs["model"]
+    final = nodes["CalibrationRefit"].outputs["calibrated_model"]
+    assert nodes["Evaluation"].inputs["model"] is final  # the profile has a test split: it scores the refit
+    assert nodes["EvaluationBeforeRefit"].inputs["model"] is nodes["Calibration"].outputs["calibrated_model"]
+
+
+def test_without_a_test_split_evaluation_blesses_the_recipe_before_refit(tmp_path):
+    config = config_for(tmp_path, output={"formats": ["saved_model"]})
+    profile = DataProfile("classification", 10, 500, 50, 50.0, 100, 0, 4500, 28, 28, 1)
+    nodes = {node.id: node for node in create_components(config, make_plan(profile, config.techniques, "quick"))}
+    assert "EvaluationBeforeRefit" not in nodes
+    assert nodes["Evaluation"].inputs["model"] is nodes["Calibration"].outputs["calibrated_model"]
+    assert nodes["Export"].inputs["model"] is nodes["CalibrationRefit"].outputs["calibrated_model"]
+
+
+def test_refit_false_keeps_the_held_out_champion(tmp_path):
+    config = config_for(tmp_path, refit=False)
+    ids = [node.id for node in create_components(config, semi_supervised_plan(config))]
+    assert "Refit" not in ids and "CalibrationRefit" not in ids and "EvaluationBeforeRefit" not in ids

@@ -148,3 +148,20 @@ def test_the_plan_says_what_the_eval_split_can_resolve():
     assert "100 eval images resolve ~±8.3 pp" in small and "hold out more" in small
     large = "\n".join(make_plan(profile(labeled=20000, eval_images=5000), {}, "quick").lines())
     assert "5000 eval images resolve" in large and "hold out more" not in large
+
+
+def test_refit_is_planned_by_default_outside_the_candidate_budget_and_false_forbids_it():
+    quick = make_plan(profile(eval_images=100), {}, "quick")
+    refit = quick.decision("refit")
+    assert refit.decision == TRY and "100 eval images (20% of the 500 labeled)" in refit.reason
+    assert quick.refit_cost > 0 and quick.estimated_cost <= quick.budget_multiple  # not charged to the candidates
+    # On the quick budget a consistency-trained champion's refit (another FixMatch run) does not fit.
+    assert quick.includes("consistency_training") and refit.settings["trainers"] == ["Training"]
+    assert "ConsistencyTraining champion is kept as trained" in refit.reason
+    roomy = make_plan(profile(eval_images=100), {}, 10_000.0).decision("refit")  # minutes: budget to spare
+    assert roomy.settings["trainers"] == ["Training", "ConsistencyTraining"] and "kept as trained" not in roomy.reason
+    assert make_plan(profile(), {"refit": False}, "quick").decision("refit").decision == FORBIDDEN
+    assert make_plan(profile(eval_images=0), {}, "quick").decision("refit").decision == SKIP
+    assert make_plan(profile(task="detection"), {}, "quick").decision("refit").decision == SKIP
+    forced = make_plan(profile(), {"refit": {"merge_splits": ["eval"]}}, "quick").decision("refit")
+    assert forced.decision == FORCED and "ConsistencyTraining" in forced.settings["trainers"]
