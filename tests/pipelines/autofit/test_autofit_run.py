@@ -129,20 +129,3 @@ def test_autofit_false_runs_the_fixed_chain_and_still_summarizes(tmp_path):
     graph = lineage_lib.read_lineage(config.run_dir)
     assert [node.component for node in graph.executions] == ["DataTranslation", "Training", "Evaluation"]
     assert any(line.startswith("held-out accuracy (test, 40 images") for line in lines)
-
-
-def test_the_champion_is_refitted_on_train_plus_eval_and_scored_on_test(finished):
-    config, summary, lines = finished
-    graph = lineage_lib.read_lineage(config.run_dir)
-    states = {node.component: node.state for node in graph.executions}
-    assert states["Refit"] == "COMPLETE" and states["EvaluationBeforeRefit"] == "COMPLETE"
-    refitted = lineage_lib.find_output(graph, "Refit", "model")
-    refit = summary["refit"]
-    if summary["champion"] == "Training":  # Training writes a recipe: rerun on its 60 + 40 labeled images
-        assert refitted.properties["refit"] == 1 and refitted.properties["refit_images"] == 100
-        assert any(line.startswith("held-out accuracy (test, 40 images, the refitted model)") for line in lines)
-        assert any(line.startswith("  before refit, same images: ") for line in lines)
-    else:  # a noisy student passes through, and says why
-        assert refitted.properties["refit"] == 0 and "no rerunnable recipe" in refit["refit_reason"]
-    assert any(line == f"refit: {refit['refit_reason']}" for line in lines)
-    assert "accuracy" in refit["before"]
