@@ -39,7 +39,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PIP) install --quiet -c constraints.txt albumentations==2.0.8
+	$(PIP) install --quiet -c constraints.txt -r requirements-bench.txt
 	$(PY) benchmarks/augment_ops_benchmark.py
 
 clean:

@@ -16,7 +16,10 @@ Boxes enter in the data contract's normalized (ymin, xmin, ymax, xmax),
 are augmented with the policy and box prior the augmentation search chose
 (augment_ops moves boxes with the same matrix as the pixels), and are
 converted through `augment_ops.box_formats` to the pixel xyxy ("voc") the
-detector is built with.
+detector is built with. Without a searched policy the detector trains with
+the default box-aware augmentation of `detection_defaults`, which also plans
+batch size and epochs when the config leaves them at TrainingConfig's
+classifier-sized defaults.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from augment_ops.options import AugmentOptions
 from augment_ops.policy import Policy, apply_policy
 from components.evaluation import detection_metrics
 from components.training import task_export, trainer
+from components.training.detection_defaults import (
+    DEFAULT_BATCH_SIZE, DEFAULT_OPTIONS, DEFAULT_POLICY, MIN_TRAINING_STEPS, planned_batch_size, planned_epochs,
+)
 from components.training.spec import TrainingConfig
 from components.types import examples_io, features
 from components.types.data_spec import DataSpecContent
@@ -205,7 +211,11 @@ def training_dataset(
     images: np.ndarray, boxes: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
     policy: Optional[Policy] = None, options: Optional[AugmentOptions] = None, repeat: bool = False,
 ) -> tf.data.Dataset:
-    """Shuffled batches `(images, {boxes, labels})`, augmented per batch (boxes follow the pixels)."""
+    """Shuffled batches `(images, {boxes, labels})`, augmented per batch (boxes follow the pixels).
+
+    `policy` None trains on the images as they are; `train_detector` passes
+    `DEFAULT_POLICY` then. `options` None means `DEFAULT_OPTIONS`.
+    """
     image_size = tuple(images.shape[1:3])
     dataset = tf.data.Dataset.from_tensor_slices((images, boxes.astype(np.float32), labels.astype(np.int32)))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
@@ -213,6 +223,7 @@ def training_dataset(
         dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=len(images) >= batch_size)
     base_seed = seeds.derive(seeds.as_seed(seed), "detection_augmentation")
+    options = options or DEFAULT_OPTIONS
 
     def augment(step, batch):
         batch_images, batch_boxes, batch_labels = batch
@@ -255,6 +266,7 @@ def train_detector(
     backbone_preset: Optional[str] = None,
     build_model=None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    default_policy: Optional[Policy] = DEFAULT_POLICY,
 ) -> Tuple[keras.Model, Dict[str, list], Dict[str, float], Dict[str, object]]:
     """Trains on `train`, scores COCO mAP on `eval`.
 
@@ -264,15 +276,19 @@ def train_detector(
 
     Args:
       policy, options: augmentation policy and AugmentOptions (box prior)
-        from the AugmentationPolicy artifact; None trains without augmentation.
+        from the AugmentationPolicy artifact; without a policy the detector
+        trains with `default_policy`.
       backbone_preset: local keras-hub preset directory of an image encoder.
       build_model: optional `(num_classes, image_shape, plan) -> ObjectDetector`
         (a user's module file); default `build_detector`.
       extra_callbacks: appended after the standard ones (resume, progress, TensorBoard).
+      default_policy: the policy used when `policy` is None (default
+        `DEFAULT_POLICY`); None trains on the images as they are.
 
     Returns:
       (detector, history, metrics {eval_map, eval_map_50, ...}, details
-      {anchor_plan, image_size, eval per-class AP}).
+      {anchor_plan, image_size, eval per-class AP, training_augmentation:
+      the policy trained with, as a dict, or None}).
     """
     if data_spec.task != features.TASK_DETECTION:
         raise ValueError(f"train_detector trains detection data; this DataSpec's task is {data_spec.task!r}.")
@@ -293,8 +309,22 @@ def train_detector(
         model = build_model(data_spec.num_classes, image_shape, plan)
     else:
         model = build_detector(data_spec.num_classes, image_shape, plan, config.seed, backbone_preset)
+    if planned_batch_size(config) != config.batch_size:
+        logger.info("detection training: batch size %d instead of TrainingConfig's default %d",
+                    DEFAULT_BATCH_SIZE, config.batch_size)
+        config = dataclasses.replace(config, batch_size=DEFAULT_BATCH_SIZE)
     steps = config.steps_per_epoch or max(1, len(train[0]) // config.batch_size)
+    epochs = planned_epochs(config, steps)
+    if epochs != config.epochs:
+        logger.info(
+            "detection training: %d epochs of %d steps instead of %d (at least %d optimizer steps unless "
+            "epochs is set explicitly)", epochs, steps, config.epochs, MIN_TRAINING_STEPS,
+        )
+        config = dataclasses.replace(config, epochs=epochs)
     model.compile(optimizer=trainer.make_optimizer(config, steps * config.epochs))
+    if policy is None and default_policy is not None:
+        policy = default_policy
+        logger.info("no augmentation policy given; training with %s", default_policy.name or default_policy.op_names)
     dataset = training_dataset(
         *train, config.batch_size, config.seed, policy, options, repeat=config.steps_per_epoch is not None
     )
@@ -310,5 +340,8 @@ def train_detector(
     result = evaluate_detector(model, *held_out, data_spec.class_names, config.batch_size)
     metrics = {f"eval_{name}": value for name, value in result["metrics"].items()}
     logger.info("detection training finished: %s", metrics)
-    details = {"anchor_plan": plan.to_dict(), "image_size": list(image_size), "eval_per_class": result["per_class"]}
+    details = {
+        "anchor_plan": plan.to_dict(), "image_size": list(image_size), "eval_per_class": result["per_class"],
+        "training_augmentation": policy.to_dict() if policy is not None else None, "epochs": config.epochs,
+    }
     return model, history, metrics, details

@@ -3,20 +3,37 @@
 Model: a compact U-Net (Ronneberger et al. 2015; batch-normalized conv
 pairs, max-pool down, transposed-conv up, skip concatenation), softmax per
 pixel over the DataSpec's classes. keras-hub's DeepLabV3 was the library
-option; its ASPP head and 4x bilinear decoder are built for >= 256 px inputs
-and pretrained encoders, where the small images this suite trains from
-scratch on CPU lose thin structures, so the U-Net is the default and a user
-module file (`build_model(data_spec, image_size)` returning `[B,H,W,K]`
-probabilities) can bring DeepLabV3 or any other model.
+option: it runs on our stack, but the smallest encoder keras-hub accepts
+costs ~2.75x the U-Net's CPU time per image and did worse at equal CPU time on
+the digit-scene benchmark (docs/detection_segmentation.md), so the U-Net is
+the default and a user module file (`build_model(data_spec, image_size)`
+returning `[B,H,W,K]` probabilities) can bring DeepLabV3 or any other model.
 
 Masks come from `mask/encoded` (components/types/segmentation_io.py);
 pixels marked 255 (ignore) get zero loss weight. Augmentation moves the
 masks with the pixels (augment_ops warps them with nearest-neighbour
 sampling and marks uncovered pixels 255, which the loss then ignores).
+
+Defaults that make a segmenter useful without tuning (`SegmentationRecipe`;
+the digit-scene benchmark went from mean IoU 0.09 to the figures in
+docs/detection_segmentation.md):
+  * loss: class-balanced cross-entropy + soft Dice (segmentation_loss.py),
+    because background dominates the pixels;
+  * depth from the image size: the U-Net halves until the bottleneck is
+    about MIN_BOTTLENECK_SIDE pixels, so its receptive field spans the image
+    (objects are recognised by their whole shape, not a 68-px window);
+  * a step budget: when the config leaves epochs / batch_size at the
+    TrainingConfig defaults (tuned for classification), training runs about
+    TARGET_TRAINING_STEPS steps of DEFAULT_BATCH_SIZE images, as many
+    epochs as that takes on this data (a few hundred images: many epochs;
+    thousands: few);
+  * mask-aware scale / shift / colour jitter (DEFAULT_POLICY) when no
+    searched policy is given.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from typing import Dict, Optional, Sequence, Tuple
@@ -29,7 +46,7 @@ from augment_ops import seeds
 from augment_ops.options import AugmentOptions
 from augment_ops.policy import Policy, apply_policy
 from components.evaluation import segmentation_metrics
-from components.training import trainer
+from components.training import segmentation_loss, trainer
 from components.training.spec import TrainingConfig
 from components.types import examples_io, features
 from components.types.data_spec import DataSpecContent
@@ -37,8 +54,83 @@ from components.types.segmentation_io import load_segmentation_split
 
 logger = logging.getLogger(__name__)
 
-UNET_DEPTH = 3
+UNET_DEPTH = 3  # build_unet's default when called directly; training picks the depth from the image size
 UNET_BASE_FILTERS = 16
+MIN_UNET_DEPTH, MAX_UNET_DEPTH = 2, 5
+MIN_BOTTLENECK_SIDE = 6  # pixels left at the bottleneck: its receptive field then covers the whole image
+TARGET_TRAINING_STEPS = 1500
+DEFAULT_BATCH_SIZE = 8  # per-pixel labels make small batches informative; keeps CPU steps cheap
+MAX_PLANNED_EPOCHS = 100
+# Label-preserving for any class: scale, shift and colour jitter, each on half the samples with a per-sample
+# strength in U(0, magnitude). No flips or rotations: those change classes whose orientation matters (text,
+# digits, left/right anatomy); a searched policy can add them where they help.
+DEFAULT_POLICY = Policy.from_ops(
+    [("zoom_in", 0.5, 0.5), ("zoom_out", 0.5, 0.5), ("translate_x", 0.33, 0.5), ("translate_y", 0.33, 0.5),
+     ("brightness", 0.3, 0.5), ("contrast", 0.3, 0.5)],
+    magnitude_sampling="uniform", name="segmentation_default",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentationRecipe:
+    """What train_segmenter does beyond the TrainingConfig; the defaults are the recommended ones.
+
+    Attributes:
+      balanced_loss: class-weighted cross-entropy + soft Dice (False: plain
+        per-pixel cross-entropy, the pre-fix behaviour).
+      depth: U-Net depth; None picks it from the image size (unet_depth_for).
+      default_augmentation: DEFAULT_POLICY when no policy is given.
+      plan_schedule: replace TrainingConfig-default epochs / batch_size by
+        the step budget (planned_schedule).
+    """
+
+    balanced_loss: bool = True
+    depth: Optional[int] = None
+    default_augmentation: bool = True
+    plan_schedule: bool = True
+
+
+# The recipe before these defaults (plain cross-entropy, depth 3, no default augmentation, the config's schedule):
+# benchmarks/segmentation_benchmark.py compares against it.
+PRE_FIX_RECIPE = SegmentationRecipe(
+    balanced_loss=False, depth=UNET_DEPTH, default_augmentation=False, plan_schedule=False
+)
+
+
+def unet_depth_for(image_size: Tuple[int, int]) -> int:
+    """Deepest U-Net (within [MIN_UNET_DEPTH, MAX_UNET_DEPTH]) whose bottleneck keeps >= MIN_BOTTLENECK_SIDE px."""
+    side = min(image_size)
+    depth = MIN_UNET_DEPTH
+    while depth < MAX_UNET_DEPTH and side / 2 ** (depth + 1) >= MIN_BOTTLENECK_SIDE:
+        depth += 1
+    return depth
+
+
+def planned_schedule(config: TrainingConfig, train_count: int) -> Tuple[int, int, str]:
+    """(epochs, batch_size, reason): the config's own values, or the step budget where it kept the defaults.
+
+    A field counts as set by the user when it is in `config.explicit_fields`
+    or differs from the TrainingConfig default. The defaults (5 epochs of
+    64) suit classification; a segmenter trained from scratch needs on the
+    order of a thousand steps, so unset fields become DEFAULT_BATCH_SIZE and
+    ceil(TARGET_TRAINING_STEPS / steps per epoch) epochs, at most
+    MAX_PLANNED_EPOCHS (at least one pass over the data).
+    """
+    defaults = TrainingConfig()
+    explicit = set(config.explicit_fields)
+
+    def user_set(name):
+        return name in explicit or getattr(config, name) != getattr(defaults, name)
+
+    batch_size = config.batch_size if user_set("batch_size") else DEFAULT_BATCH_SIZE
+    if user_set("epochs") or config.steps_per_epoch:
+        return config.epochs, batch_size, "epochs from the config"
+    steps_per_epoch = max(1, train_count // batch_size)
+    epochs = int(min(MAX_PLANNED_EPOCHS, max(1, math.ceil(TARGET_TRAINING_STEPS / steps_per_epoch))))
+    return epochs, batch_size, (
+        f"{epochs} epochs x {steps_per_epoch} steps of {batch_size}: about {TARGET_TRAINING_STEPS} steps "
+        f"for {train_count} train images (epochs not set in the config)"
+    )
 
 
 def _conv_pair(x, filters: int, name: str):
@@ -77,18 +169,11 @@ def segmentation_image_size(image_size: Tuple[int, int], depth: int = UNET_DEPTH
     return tuple(int(math.ceil(side / multiple) * multiple) for side in image_size)
 
 
-def targets_and_weights(masks: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
-    """`[B,H,W,1]` class ids (255 = ignore) -> (int32 targets `[B,H,W]`, float weights `[B,H,W]`)."""
-    masks = tf.cast(masks[..., 0], tf.int32)
-    counted = tf.not_equal(masks, features.MASK_IGNORE_VALUE)
-    return tf.where(counted, masks, 0), tf.cast(counted, tf.float32)
-
-
 def training_dataset(
     images: np.ndarray, masks: np.ndarray, batch_size: int, seed: int,
     policy: Optional[Policy] = None, options: Optional[AugmentOptions] = None, repeat: bool = False,
 ) -> tf.data.Dataset:
-    """Shuffled batches `(images, targets, pixel weights)`, masks augmented with the pixels."""
+    """Shuffled batches `(images, int32 targets [B,H,W])`, masks augmented with the pixels (255 = ignore)."""
     dataset = tf.data.Dataset.from_tensor_slices((images, masks[..., None]))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -101,8 +186,7 @@ def training_dataset(
         if policy is not None:
             out = apply_policy(policy, {"images": batch_images, "masks": batch_masks}, seeds.fold_in(base_seed, step), options)
             batch_images, batch_masks = out["images"], out["masks"]
-        targets, weights = targets_and_weights(batch_masks)
-        return batch_images, targets, weights
+        return batch_images, tf.cast(batch_masks[..., 0], tf.int32)
 
     return dataset.enumerate().map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -133,6 +217,7 @@ def train_segmenter(
     options: Optional[AugmentOptions] = None,
     build_model=None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    recipe: SegmentationRecipe = SegmentationRecipe(),
 ) -> Tuple[keras.Model, Dict[str, list], Dict[str, float], Dict[str, object]]:
     """Trains on `train`, scores mIoU on `eval`.
 
@@ -141,51 +226,77 @@ def train_segmenter(
     the execution scope (`trainer.standard_callbacks`).
 
     Args:
-      policy, options: augmentation from the AugmentationPolicy artifact (None: none).
+      policy, options: augmentation from the AugmentationPolicy artifact (None:
+        DEFAULT_POLICY, unless the recipe turns default augmentation off).
       build_model: optional `(num_classes, image_shape) -> keras.Model` with
-        `[B,H,W,K]` probabilities (a user's module file); default `build_unet`.
+        `[B,H,W,K]` probabilities (a user's module file); default `build_unet`
+        with the depth the image size calls for.
       extra_callbacks: appended after the standard ones (resume, progress, TensorBoard).
+      recipe: loss, depth, default augmentation and schedule planning (the
+        defaults are the recommended ones; benchmarks pass PRE_FIX_RECIPE).
 
     Returns:
       (model, history (per epoch, including epochs run before a kill), metrics {eval_mean_iou,
-      eval_pixel_accuracy, eval_foreground_iou}, details {image_size, eval per-class IoU}).
+      eval_pixel_accuracy, eval_foreground_iou}, details {image_size, unet_depth, schedule,
+      class_weights, augmentation, eval per-class IoU}).
     """
     if data_spec.task != features.TASK_SEGMENTATION:
         raise ValueError(f"train_segmenter trains segmentation data; this DataSpec's task is {data_spec.task!r}.")
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
     requested = tuple(config.image_size) if config.image_size else examples_io.default_image_size(data_spec)
-    image_size = segmentation_image_size(requested)
+    depth = recipe.depth or unet_depth_for(requested)
+    image_size = segmentation_image_size(requested, depth)
     train_images, train_masks, _ = load_segmentation_split(examples_uri, features.TRAIN_SPLIT, data_spec, image_size)
     eval_images, eval_masks, _ = load_segmentation_split(examples_uri, features.EVAL_SPLIT, data_spec, image_size)
+    class_weights = segmentation_loss.class_pixel_weights(train_masks, data_spec.num_classes)
+    epochs, batch_size, schedule_reason = (
+        planned_schedule(config, len(train_images)) if recipe.plan_schedule
+        else (config.epochs, config.batch_size, "epochs from the config")
+    )
+    if policy is None and recipe.default_augmentation:
+        policy, options = DEFAULT_POLICY, AugmentOptions(xla=False)  # tf.data cannot run jit-compiled functions
+    logger.info("segmentation schedule: %s; %s at %s; augmentation %s", schedule_reason,
+                "a module-file model" if build_model else f"U-Net depth {depth}", image_size,
+                policy.name or policy.op_names if policy else None)
     image_shape = (*image_size, data_spec.channels)
-    build = build_model or (lambda num_classes, shape: build_unet(num_classes, shape))
+    build = build_model or (lambda num_classes, shape: build_unet(num_classes, shape, depth=depth))
     model = build(data_spec.num_classes, image_shape)
     if tuple(model.output_shape[1:]) != (*image_size, data_spec.num_classes):
         raise ValueError(
             f"Segmentation model {model.name!r} outputs {model.output_shape}; expected [B, {image_size[0]}, "
             f"{image_size[1]}, {data_spec.num_classes}] class probabilities."
         )
-    steps = config.steps_per_epoch or max(1, len(train_images) // config.batch_size)
+    steps = config.steps_per_epoch or max(1, len(train_images) // batch_size)
+    loss = (
+        segmentation_loss.BalancedSegmentationLoss(class_weights) if recipe.balanced_loss
+        else segmentation_loss.BalancedSegmentationLoss(None, dice_weight=0.0)
+    )
     model.compile(
-        optimizer=trainer.make_optimizer(config, steps * config.epochs),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy")],
+        optimizer=trainer.make_optimizer(config, steps * epochs), loss=loss,
+        metrics=[segmentation_loss.LabelledPixelAccuracy()],
     )
     dataset = training_dataset(
-        train_images, train_masks, config.batch_size, config.seed, policy, options,
+        train_images, train_masks, batch_size, config.seed, policy, options,
         repeat=config.steps_per_epoch is not None,
     )
     # Resume checkpoints and TensorBoard under the execution's scope (none outside a TFX execution).
     callbacks, resumable = trainer.standard_callbacks(
-        config.epochs, "segmentation training", steps, distribution=config.distribution
+        epochs, "segmentation training", steps, distribution=config.distribution
     )
     fitted = model.fit(
-        dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch, verbose=config.verbose,
+        dataset, epochs=epochs, steps_per_epoch=config.steps_per_epoch, verbose=config.verbose,
         callbacks=callbacks + list(extra_callbacks),
     )
     history = trainer.fitted_history(fitted, resumable)
-    result = evaluate_segmenter(model, eval_images, eval_masks, data_spec.class_names, config.batch_size)
+    result = evaluate_segmenter(model, eval_images, eval_masks, data_spec.class_names, batch_size)
     metrics = {f"eval_{name}": value for name, value in result["metrics"].items()}
     logger.info("segmentation training finished: %s", metrics)
-    return model, history, metrics, {"image_size": list(image_size), "eval_per_class": result["per_class"]}
+    details = {
+        "image_size": list(image_size), "unet_depth": None if build_model else depth,
+        "schedule": {"epochs": epochs, "batch_size": batch_size, "steps_per_epoch": steps, "reason": schedule_reason},
+        "class_weights": [float(w) for w in class_weights] if recipe.balanced_loss else None,
+        "default_augmentation": policy is DEFAULT_POLICY,
+        "eval_per_class": result["per_class"],
+    }
+    return model, history, metrics, details
