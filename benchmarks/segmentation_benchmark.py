@@ -159,6 +159,15 @@ def write_markdown(title: str, description: str, results, path) -> None:
         handle.write("\n".join(lines) + "\n")
 
 
+def merged_results(names) -> list:
+    """The result rows of earlier runs (their --name values), in order."""
+    results = []
+    for name in names:
+        with open(results_path(name) + ".json") as handle:
+            results.extend(json.load(handle)["results"])
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=400)
@@ -176,9 +185,7 @@ def main() -> None:
     path = results_path(args.name)
     results = []
     if args.merge:
-        for name in args.merge:
-            with open(results_path(name) + ".json") as handle:
-                results.extend(json.load(handle)["results"])
+        results = merged_results(args.merge)
         args.seeds = sorted({r["seed"] for r in results})
         args.variants = list(dict.fromkeys(r["variant"] for r in results))
         write_digit_results(args, results, path)

@@ -26,7 +26,7 @@ import os
 
 import numpy as np
 
-from benchmarks.segmentation_benchmark import VARIANTS, results_path, run, write_markdown
+from benchmarks.segmentation_benchmark import VARIANTS, merged_results, results_path, run, write_markdown
 
 CROP = 64
 TRAIN_COLUMNS = 384  # columns [0, 384) train, [384, 512) eval
@@ -105,9 +105,7 @@ def main() -> None:
     path = results_path(args.name)
     results = []
     if args.merge:
-        for name in args.merge:
-            with open(results_path(name) + ".json") as handle:
-                results.extend(json.load(handle)["results"])
+        results = merged_results(args.merge)
     else:
         image, foreground = load_nuclei()
         for seed in args.seeds:
