@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 
-from components.common.artifact_io import json_ready, read_json, write_json
+from components.common.artifact_io import read_json, write_json
 
 RECIPE_FILE_NAME = "recipe.json"
 TRAINING = "Training"
@@ -50,7 +50,7 @@ class Recipe:
 
 def write_recipe(model_uri: str, recipe: Recipe) -> str:
     path = os.path.join(model_uri, RECIPE_FILE_NAME)
-    write_json(path, json_ready(dataclasses.asdict(recipe)))
+    write_json(path, dataclasses.asdict(recipe))  # write_json makes it strict JSON
     return path
 
 

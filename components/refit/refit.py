@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from typing import Optional, Sequence
 
-from components.common import model_io, recipe, resume
+from components.common import recipe
 from components.common.artifact_io import copy_tree
 from components.refit import merge
 from components.types import features
 from components.types.data_spec import DataSpecContent
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,21 +70,19 @@ def refit_champion(
     counts = merge.write_merged_examples(examples_uri, merge_splits, scratch_uri, keep)
     logger.info("refit: %s recipe for %d epochs on %s", found.trainer, found.epochs, counts)
     try:
-        if found.trainer == recipe.TRAINING:
-            metrics = _refit_training(found, scratch_uri, merged_spec, output_uri)
-        else:
-            metrics = _refit_consistency(found, scratch_uri, merged_spec, output_uri)
+        rerun = _refit_training if found.trainer == recipe.TRAINING else _refit_consistency
+        config, metrics = rerun(found, scratch_uri, merged_spec, output_uri)
     finally:
         _remove_tree(scratch_uri)
-    recipe.write_recipe(output_uri, dataclasses.replace(
-        found, config=dict(found.config, epochs=found.epochs, early_stopping_patience=0)))
+    recipe.write_recipe(output_uri, dataclasses.replace(found, config=dataclasses.asdict(config)))  # as it ran
     images = counts[features.TRAIN_SPLIT]
     reason = (f"{found.trainer} recipe rerun on train + {'+'.join(merge_splits)} ({images} labeled images, "
               f"{found.epochs} epochs)")
     return RefitResult(True, reason, found.trainer, images, found.epochs, metrics)
 
 
-def _refit_training(found: recipe.Recipe, examples_uri: str, data_spec: DataSpecContent, output_uri: str) -> dict:
+def _refit_training(found: recipe.Recipe, examples_uri: str, data_spec: DataSpecContent, output_uri: str):
+    """(config, metrics) of the Training recipe rerun for its epochs, without early stopping."""
     from components.training import run
     from components.training.spec import (AUGMENTATION_POLICY_KEY, SYNTHETIC_EXAMPLES_KEY, TRANSFORM_GRAPH_KEY,
                                           WARM_START_MODEL_KEY, TrainingConfig)
@@ -99,34 +95,21 @@ def _refit_training(found: recipe.Recipe, examples_uri: str, data_spec: DataSpec
         found.input_uri(WARM_START_MODEL_KEY), found.input_uris(SYNTHETIC_EXAMPLES_KEY),
         found.input_uri(TRANSFORM_GRAPH_KEY),
     )
-    return metrics
+    return config, metrics
 
 
-def _refit_consistency(found: recipe.Recipe, examples_uri: str, data_spec: DataSpecContent, output_uri: str) -> dict:
-    from components.common.augmentation import load_augmentation_layer
-    from components.consistency import checkpoint, consistency
+def _refit_consistency(found: recipe.Recipe, examples_uri: str, data_spec: DataSpecContent, output_uri: str):
+    """(config, metrics) of the ConsistencyTraining recipe rerun for its epochs (its own work dir)."""
+    from components.consistency import run
     from components.consistency.spec import AUGMENTATION_POLICY_KEY, WARM_START_MODEL_KEY, ConsistencyConfig
-    from components.contrastive import backbone
     from components.types import config_json
 
     config = config_json.config_from_dict(ConsistencyConfig, dict(found.config, epochs=found.epochs, work_dir=None))
-    scope = resume.current_scope()
-    label = scope.next_fit_label("refit_consistency") if scope is not None else ""
-    work_dir = scope.checkpoint_dir(label) if scope is not None else os.path.join(output_uri, "progress")
-    policy_uri = found.input_uri(AUGMENTATION_POLICY_KEY)
-    policy = load_augmentation_layer(policy_uri, config.seed, consumer="Refit").policy if policy_uri else None
-    warm_uri = found.input_uri(WARM_START_MODEL_KEY)
-    backbone.reset_layer_names()
-    run = consistency.run_consistency_training(
-        examples_uri, data_spec, config, work_dir, policy=policy,
-        warm_start=model_io.load_model(warm_uri) if warm_uri else None,
-        log_dir=scope.tensorboard_dir(label) if scope is not None else "",
+    result, _ = run.train_and_save(
+        examples_uri, data_spec, config, output_uri, found.input_uri(AUGMENTATION_POLICY_KEY),
+        found.input_uri(WARM_START_MODEL_KEY), consumer="Refit",
     )
-    history = {key: [record.get(key) for record in run.history] for key in run.history[-1]}
-    model_io.save_model_artifact(run.model, output_uri, history=history, metrics=run.metrics)
-    checkpoint.remove(work_dir)
-    backbone.reset_layer_names()
-    return run.metrics
+    return config, result.metrics
 
 
 def _remove_tree(uri: str) -> None:

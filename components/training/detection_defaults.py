@@ -19,7 +19,6 @@ TrainingConfig default) are never changed.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 from augment_ops.options import AugmentOptions
@@ -53,15 +52,9 @@ DEFAULT_BATCH_SIZE = 16
 DEFAULT_OPTIONS = AugmentOptions(xla=False)
 
 
-def _untouched(config: TrainingConfig, name: str) -> bool:
-    """True when `name` is TrainingConfig's default and the user did not name it in the YAML."""
-    default = next(field.default for field in dataclasses.fields(TrainingConfig) if field.name == name)
-    return name not in config.explicit_fields and getattr(config, name) == default
-
-
 def planned_batch_size(config: TrainingConfig) -> int:
     """TrainingConfig's default batch (sized for classifiers) becomes DEFAULT_BATCH_SIZE; any other is kept."""
-    return DEFAULT_BATCH_SIZE if _untouched(config, "batch_size") else config.batch_size
+    return config.batch_size if config.user_set("batch_size") else DEFAULT_BATCH_SIZE
 
 
 def planned_epochs(config: TrainingConfig, steps_per_epoch: int) -> int:
@@ -74,6 +67,6 @@ def planned_epochs(config: TrainingConfig, steps_per_epoch: int) -> int:
     `config.explicit_fields` (set in the YAML) or set to anything else (in
     Python, or learned by OptimizationParams) are kept as given.
     """
-    if not _untouched(config, "epochs"):
+    if config.user_set("epochs"):
         return config.epochs
     return max(config.epochs, int(math.ceil(MIN_TRAINING_STEPS / max(1, steps_per_epoch))))

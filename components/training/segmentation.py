@@ -116,14 +116,8 @@ def planned_schedule(config: TrainingConfig, train_count: int) -> Tuple[int, int
     ceil(TARGET_TRAINING_STEPS / steps per epoch) epochs, at most
     MAX_PLANNED_EPOCHS (at least one pass over the data).
     """
-    defaults = TrainingConfig()
-    explicit = set(config.explicit_fields)
-
-    def user_set(name):
-        return name in explicit or getattr(config, name) != getattr(defaults, name)
-
-    batch_size = config.batch_size if user_set("batch_size") else DEFAULT_BATCH_SIZE
-    if user_set("epochs") or config.steps_per_epoch:
+    batch_size = config.batch_size if config.user_set("batch_size") else DEFAULT_BATCH_SIZE
+    if config.user_set("epochs") or config.steps_per_epoch:
         return config.epochs, batch_size, "epochs from the config"
     steps_per_epoch = max(1, train_count // batch_size)
     epochs = int(min(MAX_PLANNED_EPOCHS, max(1, math.ceil(TARGET_TRAINING_STEPS / steps_per_epoch))))

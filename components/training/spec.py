@@ -97,6 +97,16 @@ class TrainingConfig:
     # Detection: a local keras-hub preset directory of the RetinaNet image encoder (components/training/detection.py).
     backbone_preset: Optional[str] = None
 
+    def user_set(self, name: str) -> bool:
+        """Whether the user chose `name`: named in `explicit_fields` (YAML) or set to something but its default.
+
+        Trainers whose task needs other defaults than classification's (detection, segmentation) replace only
+        the fields this says the user left alone.
+        """
+        field = next(field for field in dataclasses.fields(self) if field.name == name)
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        return name in self.explicit_fields or getattr(self, name) != default
+
     def __post_init__(self):
         if self.module_file is None and not self.architecture:
             raise ValueError("TrainingConfig needs an architecture name or a module_file.")

@@ -12,7 +12,8 @@ from augment_ops.policy import Policy
 from components.common import model_io, resume
 from components.consistency import checkpoint, consistency
 from components.consistency.component import ConsistencyTraining
-from components.consistency.executor import Executor, resolve_work_dir
+from components.consistency.executor import Executor
+from components.consistency.run import resolve_work_dir
 from components.consistency.spec import CONFIG_KEY, SUMMARY_FILE_NAME, ConsistencyConfig
 from components.types import config_json
 from components.types.artifacts import POLICY_FILE_NAME, AugmentationPolicy
