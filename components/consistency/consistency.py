@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.common import progress
-from components.consistency import checkpoint, fixmatch, thresholds, views
+from components.consistency import checkpoint, fixmatch, mirror_check, thresholds, views
 from components.consistency.spec import ConsistencyConfig
 from components.training import fine_tuning, training
 from components.types import examples_io, features
@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 # Decoded images are cached as uint8 (a quarter of float32); pools above this many pixels stream instead.
 CACHE_LIMIT_VALUES = 2_000_000_000
+# The mirror check trains on at most this many labeled images, drawn at random through a shuffle buffer this big.
+MIRROR_CHECK_TRAIN_IMAGES = 4096
+MIRROR_CHECK_SHUFFLE_BUFFER = 20_000
 
 
 @dataclasses.dataclass
@@ -50,6 +53,8 @@ class ConsistencyRun:
     num_unlabeled: int
     resumed_epochs: int = 0
     unfrozen_at_epoch: Optional[int] = None  # fine_tune: the 0-based epoch the backbone was unfrozen at
+    config: Optional[ConsistencyConfig] = None  # as it ran: weak_flip decided (True/False), never None
+    mirror_check: Optional[Dict[str, object]] = None  # mirror_check.MirrorCheck.to_dict() when the data decided
 
 
 def split_exists(examples_uri: str, split: str) -> bool:
@@ -140,16 +145,48 @@ def train_epoch(
     return {name: value / num_steps for name, value in totals.items()}
 
 
-def eval_arrays(examples_uri: str, data_spec: DataSpecContent, image_size, batch_size: int):
-    """The eval split as (images float `[N,H,W,C]`, labels `[N]`), its labeled records only."""
+def eval_arrays(examples_uri: str, data_spec: DataSpecContent, image_size, batch_size: int,
+                split: str = features.EVAL_SPLIT, limit: Optional[int] = None, seed: int = 0):
+    """A split (default eval) as (images float `[N,H,W,C]`, labels `[N]`), its labeled records only.
+
+    `limit`: at most this many records, drawn at random (seeded) from the split, whatever its order.
+    """
+    dataset = examples_io.load_split(examples_uri, split, data_spec, batch_size=batch_size, image_size=image_size)
+    if limit is not None:
+        dataset = dataset.unbatch().shuffle(max(limit, MIRROR_CHECK_SHUFFLE_BUFFER), seed=seed).take(limit)
+        dataset = dataset.batch(batch_size)
     images, labels = [], []
-    for batch_images, batch_labels in examples_io.load_split(
-        examples_uri, features.EVAL_SPLIT, data_spec, batch_size=batch_size, image_size=image_size
-    ):
+    for batch_images, batch_labels in dataset:
         images.append(batch_images.numpy())
         labels.append(batch_labels.numpy())
     images, labels = np.concatenate(images), np.concatenate(labels)
     return images[labels >= 0], labels[labels >= 0]
+
+
+def resolve_weak_flip(
+    config: ConsistencyConfig, policy, examples_uri: str, data_spec: DataSpecContent, image_size,
+    eval_split, decided: Optional[Dict[str, object]] = None,
+) -> Tuple[ConsistencyConfig, Optional[Dict[str, object]]]:
+    """(config with weak_flip True/False, the mirror check's evidence or None).
+
+    `weak_flip` None: with a policy, the policy decides (views mirror only if
+    it holds flip_left_right); without one, `mirror_check` measures whether
+    mirroring keeps labels on this data. `decided`: the check a resumed run
+    already made (from its checkpoint), reused as is.
+    """
+    if config.weak_flip is not None:
+        return config, None
+    if policy is not None:
+        return dataclasses.replace(config, weak_flip=True), None
+    if decided is None:
+        train_images, train_labels = eval_arrays(
+            examples_uri, data_spec, image_size, config.eval_batch_size, features.TRAIN_SPLIT,
+            limit=MIRROR_CHECK_TRAIN_IMAGES, seed=config.seed)
+        decided = mirror_check.check_mirroring(
+            lambda: training.model_builder(config.training_config(), data_spec, image_size)(),
+            train_images, train_labels, *eval_split, data_spec.num_classes, config.seed,
+        ).to_dict()
+    return dataclasses.replace(config, weak_flip=bool(decided["mirror"])), decided
 
 
 def predict(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -291,13 +328,16 @@ def run_consistency_training(
     model = build_classifier(config, data_spec, image_size, warm_start)  # A bad weights file fails before any data.
     pools = Pools(examples_uri, data_spec, config, image_size)
     num_steps = steps_per_epoch(config, pools.num_unlabeled)
-    step = build_step(config, model, data_spec, pools.num_unlabeled, num_steps * config.epochs, policy)
-    phases = fine_tuning.schedule_phases(config.fine_tune, config.epochs, step.model, step.optimizer, step.retrace)
     eval_images, eval_labels = eval_arrays(examples_uri, data_spec, image_size, config.eval_batch_size)
     if not len(eval_labels):
         raise ValueError(f"Split {features.EVAL_SPLIT!r} of Examples at {examples_uri} has no labeled images.")
-    history: List[Dict[str, object]] = []
     saved = checkpoint.load(work_dir)
+    config, mirror = resolve_weak_flip(config, policy, examples_uri, data_spec, image_size, (eval_images, eval_labels),
+                                       saved[1].get("mirror_check") if saved is not None else None)
+    keras.utils.set_random_seed(config.seed)  # Training draws alike whether or not the check ran before it.
+    step = build_step(config, model, data_spec, pools.num_unlabeled, num_steps * config.epochs, policy)
+    phases = fine_tuning.schedule_phases(config.fine_tune, config.epochs, step.model, step.optimizer, step.retrace)
+    history: List[Dict[str, object]] = []
     if saved is not None:
         checkpoint.restore(saved[0], _state_groups(step), checkpoint.checkpoint_path(work_dir))
         history = saved[1]["history"]
@@ -318,7 +358,8 @@ def run_consistency_training(
             if phases is not None:
                 history[-1]["backbone_frozen"] = not phases.backbone.trainable
             progress.write_scalars(writer, epoch + 1, history[-1])
-            checkpoint.save(work_dir, _state_groups(step), {"history": history, "epochs": config.epochs})
+            checkpoint.save(work_dir, _state_groups(step),
+                            {"history": history, "epochs": config.epochs, "mirror_check": mirror})
             reporter.set((epoch + 1) * num_steps, log=False, force_write=True)
             reporter.mark_logged()
             logger.info("consistency epoch %d/%d: %s; elapsed %s, ETA %s", epoch + 1, config.epochs,
@@ -337,4 +378,5 @@ def run_consistency_training(
         "eval_accuracy", "eval_loss", "pseudo_label_rate", "pseudo_label_accuracy", "threshold_min",
         "threshold_mean", "threshold_max", "mask_rate")}
     return ConsistencyRun(step.model, metrics, history, step.views.describe(), num_steps, pools.num_labeled,
-                          pools.num_unlabeled, resumed, phases.unfrozen_at_epoch if phases is not None else None)
+                          pools.num_unlabeled, resumed, phases.unfrozen_at_epoch if phases is not None else None,
+                          config, mirror)

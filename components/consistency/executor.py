@@ -38,6 +38,7 @@ class Executor(ComponentExecutor):
             examples.uri, data_spec, config, model_artifact.uri,
             policy_artifact.uri if policy_artifact else None, warm.uri if warm else None,
         )
+        config = run.config or config  # as it ran: weak_flip decided from the data when the config left it open
         record_metrics(model_artifact, run.metrics)
         model_artifact.set_string_custom_property("architecture", config.module_file or config.architecture)
         model_artifact.set_string_custom_property("threshold_mode", config.threshold_mode)
@@ -47,6 +48,8 @@ class Executor(ComponentExecutor):
         model_artifact.set_string_custom_property(
             "weak_view_ops", ",".join(op["name"] for op in (run.views["weak"] or {}).get("ops", []))
         )
+        if run.mirror_check is not None:
+            model_artifact.set_string_custom_property("mirror_check", str(run.mirror_check["reason"]))
         write_json(
             os.path.join(model_artifact.uri, spec.SUMMARY_FILE_NAME),
             {"config": dataclasses.asdict(config), "metrics": run.metrics, "epochs": run.history,
@@ -54,7 +57,7 @@ class Executor(ComponentExecutor):
              "num_unlabeled": run.num_unlabeled, "resumed_epochs": run.resumed_epochs, "examples": examples.uri,
              "augmentation_policy": policy_artifact.uri if policy_artifact else None,
              "warm_start_model": warm.uri if warm else None, "work_dir": work_dir,
-             "fine_tune_unfrozen_at_epoch": run.unfrozen_at_epoch},
+             "fine_tune_unfrozen_at_epoch": run.unfrozen_at_epoch, "mirror_check": run.mirror_check},
         )
         # What Refit reruns on train + eval (components/refit): this config, the artifacts it read, its epochs.
         write_recipe(model_artifact.uri, Recipe(

@@ -62,8 +62,12 @@ class ConsistencyConfig:
         class distribution before thresholding (ReMixMatch).
       lambda_u: weight of the unlabeled (consistency) loss.
       ema_decay: decay of the weight EMA; the EMA model is evaluated and exported.
-      weak_flip: mirror left-right in the weak view when allowed (always
-        without a policy; with a policy only if it contains flip_left_right).
+      weak_flip: mirror left-right in the weak view. None (default): with an
+        augmentation policy, only if it contains flip_left_right; without
+        one, decided from the data before training (mirror_check.py: a
+        briefly trained model scored on eval images as they are and
+        mirrored; digits, text and signs lose their labels when mirrored).
+        True / False force it (a policy without flip_left_right still wins).
       weak_translate: largest weak-view shift, as a fraction of the side.
       strong_num_ops / strong_magnitude: RandAugment N and the largest
         magnitude (without a policy; a policy's own magnitudes cap it).
@@ -98,7 +102,7 @@ class ConsistencyConfig:
     distribution_alignment: bool = False
     lambda_u: float = 1.0
     ema_decay: float = 0.999
-    weak_flip: bool = True
+    weak_flip: Optional[bool] = None
     weak_translate: float = 0.125
     strong_num_ops: int = 2
     strong_magnitude: float = 1.0

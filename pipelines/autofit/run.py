@@ -166,9 +166,16 @@ def summarize(config: RunConfig, seconds: float) -> Dict[str, Any]:
                                                                    "refit_epochs", "refit_trainer")}
             if "EvaluationBeforeRefit" in ran:
                 refit["before"] = evaluation_summary(config.run_dir, "EvaluationBeforeRefit")["metrics"]
+    # Decisions components made from the data at run time (not in the plan): e.g. whether FixMatch may mirror.
+    data_decisions = []
+    for component in sorted(c for c in ran if c.startswith("ConsistencyTraining")):
+        model = lineage_lib.find_output(graph, component, "model")
+        if model is not None and model.properties.get("mirror_check"):
+            data_decisions.append(f"{component}: {model.properties['mirror_check']}")
     summary = {
         "seconds": round(seconds, 1),
         "refit": refit,
+        "data_decisions": data_decisions,
         "champion": decisions["champion"] if decisions else "Training",
         "selection": decisions,
         "evaluation": evaluation,
@@ -201,6 +208,8 @@ def summary_lines(summary: Dict[str, Any]):
     evaluation = summary["evaluation"]
     metrics = evaluation["metrics"]
     lines = ["", "=" * 72]
+    for decision in summary.get("data_decisions") or []:
+        lines.append(f"[decided] {decision}")
     selection = summary.get("selection")
     if selection:
         for decision in selection.get("decisions", []):

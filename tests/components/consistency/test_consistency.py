@@ -91,6 +91,7 @@ def test_summary_has_the_per_epoch_trajectory_and_the_policy_restricted_views(ex
     assert summary["num_labeled"] == 24 and summary["num_unlabeled"] == 24 + 48
     weak_ops = [op["name"] for op in summary["views"]["weak"]["ops"]]
     assert weak_ops == ["translate_x"]  # The policy has no flip: the weak view never mirrors.
+    assert summary["mirror_check"] is None and summary["config"]["weak_flip"] is True  # The policy decided.
     assert model.get_string_custom_property("weak_view_ops") == "translate_x"
     assert {op["name"] for op in summary["views"]["strong"]["ops"]} == {"rotate", "translate_x", "brightness"}
     assert summary["config"]["threshold_mode"] == config.threshold_mode
@@ -140,6 +141,49 @@ def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path, monkeypatc
     assert run.model.name == "user_model" and run.model.get_layer("user_conv") is not None
     _, after = checkpoint.load(work_dir)
     assert len(after["history"]) == 2
+
+
+def test_without_a_policy_the_data_decides_mirroring_once_and_a_resumed_run_reuses_it(tmp_path, monkeypatch):
+    from components.consistency import mirror_check
+
+    examples, _, data_spec = artifact_pair(tmp_path, SPLITS, size=16)
+    checks = []
+    real_check = mirror_check.check_mirroring
+
+    def counted(*args, **kwargs):
+        checks.append(args[1].shape)  # the train images it trained on
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(mirror_check, "check_mirroring", counted)
+    config = tiny_config(epochs=2, steps_per_epoch=1)
+    assert config.weak_flip is None
+    work_dir = str(tmp_path / "work")
+    real_train_epoch = consistency.train_epoch
+    epochs = []
+
+    def killed_in_second_epoch(step, batches, num_steps, reporter=None):
+        epochs.append(1)
+        if len(epochs) == 2:
+            raise KeyboardInterrupt("killed")
+        return real_train_epoch(step, batches, num_steps, reporter)
+
+    monkeypatch.setattr(consistency, "train_epoch", killed_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        consistency.run_consistency_training(examples.uri, data_spec, config, work_dir)
+    assert checks == [(SPLITS["train"], 16, 16, 1)]
+    _, record = checkpoint.load(work_dir)
+    decided = record["mirror_check"]
+    assert isinstance(decided["mirror"], bool) and decided["images"] == SPLITS["eval"]
+
+    run = consistency.run_consistency_training(examples.uri, data_spec, config, work_dir)
+    assert len(checks) == 1  # The resumed run reused the checkpoint's decision.
+    assert run.mirror_check == decided and run.config.weak_flip is decided["mirror"]
+    weak_ops = [op["name"] for op in run.views["weak"]["ops"]]
+    assert ("flip_left_right" in weak_ops) is decided["mirror"]
+    # A config that says what it wants is not second-guessed.
+    forced = consistency.run_consistency_training(examples.uri, data_spec, tiny_config(
+        epochs=1, steps_per_epoch=1, weak_flip=False), str(tmp_path / "forced"))
+    assert len(checks) == 1 and forced.mirror_check is None and forced.config.weak_flip is False
 
 
 def test_work_and_tensorboard_dirs_come_from_the_execution_scope(tmp_path):

@@ -30,6 +30,9 @@ def _check_forward(name: str, size: int, channels: int) -> keras.Model:
     assert probabilities.shape == (2, 3)
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
     assert backbones.find_backbone(model) is not None
+    # Grouped convs run as nested XLA functions on the CPU: every backbone is built with plain depthwise ones.
+    assert not [layer.name for layer in backbones.find_backbone(model).layers
+                if type(layer) is keras.layers.Conv2D and layer.groups > 1]
     return model
 
 
@@ -119,6 +122,72 @@ def test_pretrained_weights_from_a_saved_keras_model(tmp_path):
     target = models.build_architecture("mobilenet_v3_small", _data_spec(1, num_classes=4), (28, 28))
     backbones.load_pretrained_weights(target, path)
     _assert_same(_backbone_weights(target), _backbone_weights(source))
+
+
+def _library_grouped_network(include_top=False, weights=None, input_shape=None, pooling="avg"):
+    """A keras.applications stand-in with ConvNeXt's depthwise conv as Conv2D(groups=C) (ConvNeXt-Tiny is slow)."""
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Conv2D(8, 4, strides=4, name="stem")(inputs)
+    x = keras.layers.Conv2D(8, 7, padding="same", groups=8, name="depthwise")(x)
+    x = keras.layers.BatchNormalization(name="norm")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, x, name="library_network")
+
+
+@pytest.fixture
+def grouped_backbone(monkeypatch):
+    monkeypatch.setattr(keras.applications, "GroupedStandIn", _library_grouped_network, raising=False)
+    monkeypatch.setitem(backbones.BACKBONES, "grouped_stand_in",
+                        backbones.Backbone("grouped_stand_in", backbones._application("GroupedStandIn")))
+    return lambda channels, classes, size: backbones.build_backbone_classifier(
+        "grouped_stand_in", _data_spec(channels, num_classes=classes), (size, size))
+
+
+def _library_features(network, images):
+    return keras.ops.convert_to_numpy(network(images, training=False))
+
+
+def test_grouped_depthwise_convs_are_built_as_depthwise_and_library_weight_files_still_load(tmp_path, grouped_backbone):
+    keras.utils.set_random_seed(7)
+    model = grouped_backbone(1, 3, 32)
+    layers = {layer.name: layer for layer in backbones.find_backbone(model).layers}
+    assert type(layers["depthwise"]) is keras.layers.DepthwiseConv2D and backbones.find_backbone(model).name == "backbone"
+    assert type(layers["stem"]) is keras.layers.Conv2D
+    # A weights file of the library's own network (grouped kernels [7, 7, 1, 8]) loads, in both file formats.
+    library = _library_grouped_network(input_shape=(32, 32, 3))
+    images = _images(32, 3, count=4)
+    for path in (str(tmp_path / "library.weights.h5"), str(tmp_path / "library_notop.h5")):
+        keras.utils.set_random_seed(8)
+        library = _library_grouped_network(input_shape=(32, 32, 3))
+        library.get_layer("norm").moving_mean.assign(np.arange(8, dtype="float32"))
+        if path.endswith(".weights.h5"):
+            library.save_weights(path)
+        else:
+            import h5py
+            from keras.src.legacy.saving import legacy_h5_format
+
+            with h5py.File(path, "w") as handle:
+                legacy_h5_format.save_weights_to_hdf5_group(handle, library)
+        target = grouped_backbone(1, 5, 32)
+        backbones.load_pretrained_weights(target, path)
+        np.testing.assert_allclose(_library_features(backbones.find_backbone(target), images),
+                                   _library_features(library, images), atol=1e-5)
+    # What our trained models save (depthwise layout) loads back directly, and from a saved .keras model.
+    saved = str(tmp_path / "ours.weights.h5")
+    backbones.save_backbone_weights(target, saved)
+    again = grouped_backbone(1, 2, 32)
+    backbones.load_pretrained_weights(again, saved)
+    _assert_same(_backbone_weights(again), _backbone_weights(target))
+
+
+def test_assign_weights_transposes_grouped_kernels_only():
+    inputs = keras.Input((8, 8, 4))
+    network = keras.Model(inputs, keras.layers.DepthwiseConv2D(3, use_bias=False)(inputs))
+    grouped = np.random.default_rng(0).normal(size=(3, 3, 1, 4)).astype("float32")
+    backbones.assign_weights(network, [grouped])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(network.weights[0]), grouped.transpose(0, 1, 3, 2))
+    with pytest.raises(ValueError):
+        backbones.assign_weights(network, [np.zeros((3, 3, 2, 2), "float32")])
 
 
 def test_pretrained_weights_errors_name_the_file(tmp_path):
