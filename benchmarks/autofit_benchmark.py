@@ -74,6 +74,7 @@ def run_scenario(name: str, seed: int, budget, work: str) -> Dict[str, object]:
         "before_refit_test_accuracy": ((auto.get("refit") or {}).get("before") or {}).get("accuracy"),
         "refitted": bool((auto.get("refit") or {}).get("refit")),
         "decisions": [(d["candidate"], d["kept"], d["reason"]) for d in (auto["selection"] or {}).get("decisions", [])],
+        "data_decisions": auto.get("data_decisions") or [],
         "autofit_seconds": round(autofit_seconds, 1), "plain_seconds": round(plain_seconds, 1),
         "time_ratio": round(autofit_seconds / max(plain_seconds, 1e-6), 2),
         "blessed": auto["evaluation"]["blessed"],

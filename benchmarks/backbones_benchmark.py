@@ -128,8 +128,8 @@ def write_timing(payload) -> None:
             f"Median of {payload['steps']} timed steps after a first (tracing) step; CPU shared with other jobs "
             "(2 cores, load average ~15 during the run), so read the rows as ratios within this run.",
             "convnext_tiny: Keras' TensorFlow backend runs its depthwise Conv2D(groups=C) on the CPU as nested XLA "
-            "functions, hence its outsized CPU time; surgery.grouped_conv_to_depthwise computes the same function "
-            "with plain DepthwiseConv2D (export applies it).",
+            "functions; the builder rewrites them as plain DepthwiseConv2D (backbones.plain_depthwise, the same "
+            "function; part convnext_depthwise times both side by side).",
             *payload.get("extra_notes", []),
         ],
     )

@@ -129,3 +129,18 @@ def test_autofit_false_runs_the_fixed_chain_and_still_summarizes(tmp_path):
     graph = lineage_lib.read_lineage(config.run_dir)
     assert [node.component for node in graph.executions] == ["DataTranslation", "Training", "Evaluation"]
     assert any(line.startswith("held-out accuracy (test, 40 images") for line in lines)
+
+
+def test_summary_prints_the_decisions_components_made_from_the_data():
+    summary = {
+        "data_decisions": ["ConsistencyTraining: trained briefly on unmirrored images: 90.0% on 100 eval images, "
+                           "40.0% mirrored; no mirroring in the weak view"],
+        "selection": {"decisions": [{"kept": False, "candidate": "ConsistencyTraining", "reason": "within the noise"}]},
+        "champion": "Training", "refit": None, "seconds": 12.0, "metadata": "m.sqlite", "report": None,
+        "evaluation": {"metrics": {"accuracy": 0.9, "split": "test", "num_examples": 10}, "blessed": True},
+    }
+    lines = autofit_run.summary_lines(summary)
+    decided = [line for line in lines if line.startswith("[decided] ConsistencyTraining: ")]
+    assert len(decided) == 1 and "no mirroring" in decided[0]
+    assert lines.index(decided[0]) < next(i for i, line in enumerate(lines) if line.startswith("[dropped]"))
+    assert not [line for line in autofit_run.summary_lines(dict(summary, data_decisions=[])) if "[decided]" in line]
