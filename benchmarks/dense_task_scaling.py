@@ -2,7 +2,7 @@
 
 Each (task, size) runs in its own subprocess, so its peak RSS is its own: the
 model the trainer builds by default (detection: keras-hub RetinaNet with the
-anchor plan for boxes a quarter to half the side; segmentation: the U-Net at
+anchor plan for large or for small boxes, `--objects`; segmentation: the U-Net at
 the depth `unet_depth_for` picks), compiled as the trainer compiles it, then
 `--steps` timed train steps on random images (after one tracing step). The
 sizes of one task run one after the other in the same invocation, so their
@@ -137,7 +137,7 @@ def main() -> None:
          f"time per image vs {min(args.sizes)} px", "peak RSS MB"],
         notes=[
             "Each row: a fresh process builds the trainer's default model (detection: keras-hub RetinaNet, ResNet-10 "
-            "encoder, FPN and heads of 256 filters, anchors planned for boxes of a quarter to half the side; "
+            "encoder, FPN and heads of 256 filters, anchors planned for the row's boxes; "
             "segmentation: U-Net at the depth unet_depth_for picks), 3 channels, 10 classes, compiled as the trainer "
             "compiles it; one tracing step, then the median of "
             f"{args.steps} train steps of {BATCH_SIZE} random images (augmentation and data loading excluded).",

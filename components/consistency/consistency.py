@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 CACHE_LIMIT_VALUES = 2_000_000_000
 # The mirror check trains on at most this many labeled images, drawn at random through a shuffle buffer this big.
 MIRROR_CHECK_TRAIN_IMAGES = 4096
+MIRROR_CHECK_MAX_VALUES = 250_000_000  # ... and at most ~1 GB of float pixels (1,660 images at 224x224x3)
 MIRROR_CHECK_SHUFFLE_BUFFER = 20_000
 
 
@@ -179,9 +180,11 @@ def resolve_weak_flip(
     if policy is not None:
         return dataclasses.replace(config, weak_flip=True), None
     if decided is None:
+        values_per_image = int(image_size[0]) * int(image_size[1]) * data_spec.channels
+        limit = max(1, min(MIRROR_CHECK_TRAIN_IMAGES, MIRROR_CHECK_MAX_VALUES // values_per_image))
         train_images, train_labels = eval_arrays(
-            examples_uri, data_spec, image_size, config.eval_batch_size, features.TRAIN_SPLIT,
-            limit=MIRROR_CHECK_TRAIN_IMAGES, seed=config.seed)
+            examples_uri, data_spec, image_size, config.eval_batch_size, features.TRAIN_SPLIT, limit=limit,
+            seed=config.seed)
         decided = mirror_check.check_mirroring(
             lambda: training.model_builder(config.training_config(), data_spec, image_size)(),
             train_images, train_labels, *eval_split, data_spec.num_classes, config.seed,
