@@ -32,8 +32,6 @@ NAME = "backbones_accuracy"
 # Shown in the table instead of an accuracy, with the reason.
 # Projections: small_cnn (2.3 ms/image in part timing) took ~40 s per epoch of this benchmark on the shared CPU.
 NOT_TRAINED = {
-    "convnext_tiny": "not trained on CPU (time): 353 ms/image per train step at 32 px (part timing), 150x "
-                     "small_cnn, i.e. hours per epoch of 4,000 images on this shared 2-core CPU",
     "resnet50": "not trained on CPU (time): 23 ms/image at 32 px (part timing), 10x small_cnn, i.e. ~30+ min for "
                 "5 epochs on this shared CPU, beyond the 45-min budget of this run",
     "vit_tiny": "not trained on CPU (time): 77 ms/image at 32 px (part timing), 33x small_cnn, i.e. ~20 min per "
