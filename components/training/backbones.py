@@ -106,7 +106,7 @@ def _application(constructor_name: str, **kwargs) -> Callable[[Tuple[int, int, i
 
 
 def plain_depthwise(network: keras.Model) -> keras.Model:
-    """ConvNeXt's depthwise convs (Conv2D with groups=C) as DepthwiseConv2D: the same function, 3.7x faster to train.
+    """ConvNeXt's depthwise convs (Conv2D with groups=C) as DepthwiseConv2D: the same function, 2.4-3.7x faster to train.
 
     Keras' TensorFlow backend runs grouped Conv2D on the CPU as nested XLA
     functions (benchmarks/results/backbones.md: ConvNeXt-Tiny at 32 px, 86 ms
