@@ -53,9 +53,9 @@ def run_check(examples: str, spec, seed: int, mirror_train: bool) -> Dict[str, o
 
     config = ConsistencyConfig(architecture="small_cnn", seed=seed)
     size = (28, 28)
-    train = consistency.eval_arrays(examples, spec, size, 256, "train", limit=consistency.MIRROR_CHECK_TRAIN_IMAGES,
+    train = consistency.labeled_arrays(examples, spec, size, 256, "train", limit=consistency.MIRROR_CHECK_TRAIN_IMAGES,
                                     seed=seed)
-    held_out = consistency.eval_arrays(examples, spec, size, 256)
+    held_out = consistency.labeled_arrays(examples, spec, size, 256)
     if mirror_train:  # Mirroring keeps labels here by construction: a random half of every split is mirrored.
         rng = np.random.default_rng(seed)
         train = (np.where(rng.uniform(size=len(train[0]))[:, None, None, None] < 0.5,

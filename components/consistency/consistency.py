@@ -146,7 +146,7 @@ def train_epoch(
     return {name: value / num_steps for name, value in totals.items()}
 
 
-def eval_arrays(examples_uri: str, data_spec: DataSpecContent, image_size, batch_size: int,
+def labeled_arrays(examples_uri: str, data_spec: DataSpecContent, image_size, batch_size: int,
                 split: str = features.EVAL_SPLIT, limit: Optional[int] = None, seed: int = 0):
     """A split (default eval) as (images float `[N,H,W,C]`, labels `[N]`), its labeled records only.
 
@@ -182,7 +182,7 @@ def resolve_weak_flip(
     if decided is None:
         values_per_image = int(image_size[0]) * int(image_size[1]) * data_spec.channels
         limit = max(1, min(MIRROR_CHECK_TRAIN_IMAGES, MIRROR_CHECK_MAX_VALUES // values_per_image))
-        train_images, train_labels = eval_arrays(
+        train_images, train_labels = labeled_arrays(
             examples_uri, data_spec, image_size, config.eval_batch_size, features.TRAIN_SPLIT, limit=limit,
             seed=config.seed)
         decided = mirror_check.check_mirroring(
@@ -331,7 +331,7 @@ def run_consistency_training(
     model = build_classifier(config, data_spec, image_size, warm_start)  # A bad weights file fails before any data.
     pools = Pools(examples_uri, data_spec, config, image_size)
     num_steps = steps_per_epoch(config, pools.num_unlabeled)
-    eval_images, eval_labels = eval_arrays(examples_uri, data_spec, image_size, config.eval_batch_size)
+    eval_images, eval_labels = labeled_arrays(examples_uri, data_spec, image_size, config.eval_batch_size)
     if not len(eval_labels):
         raise ValueError(f"Split {features.EVAL_SPLIT!r} of Examples at {examples_uri} has no labeled images.")
     saved = checkpoint.load(work_dir)

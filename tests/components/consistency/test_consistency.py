@@ -73,7 +73,7 @@ def test_executor_writes_the_ema_model_with_its_evidence(executed):
     assert model.get_string_custom_property("threshold_mode") == "flexmatch"
     assert model.get_int_custom_property("epochs_trained") == 2
     loaded = model_io.load_model(model.uri)
-    images, labels = consistency.eval_arrays(examples.uri, data_spec, (16, 16), 8)
+    images, labels = consistency.labeled_arrays(examples.uri, data_spec, (16, 16), 8)
     accuracy = consistency.evaluate(consistency.predict(loaded, images, 8), labels)["accuracy"]
     assert accuracy == pytest.approx(model.get_float_custom_property("eval_accuracy"))
     assert os.path.isdir(model_io.serving_path(model.uri))
