@@ -12,7 +12,7 @@ Both parts read the translated Examples that `benchmarks/autofit_benchmark.py` l
 (`<work>/few_labels-<seed>/autofit/pipeline_root/DataTranslation`), so the data is exactly autofit's.
 
     .venv/bin/python benchmarks/autofit_benchmark.py --budget quick --scenarios few_labels   # prints its work dir
-    .venv/bin/python benchmarks/consistency_mirror_check.py --autofit-work /tmp/autofit-bench-XXXX --parts check fixmatch
+    .venv/bin/python benchmarks/consistency_mirror_check.py --autofit-work WORK_DIR --parts check fixmatch
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def write(payload: Dict) -> None:
                                                                             "mirrored_control")):
         checks = payload.get("check", {}).get(key, {})
         if checks:
-            decisions = ", ".join(f"s{seed}: {'mirror' if c['mirror'] else 'no mirror'}" for seed, c in sorted(checks.items()))
+            decisions = ", ".join(f"s{seed}: {'mirror' if c['mirror'] else 'no mirror'}"
+                                  for seed, c in sorted(checks.items()))
             accuracy = common.mean_std([c["accuracy"] for c in checks.values()])
             mirrored = common.mean_std([c["mirrored_accuracy"] for c in checks.values()])
             rows.append([f"check: {label}", str(len(checks)), common.format_mean_std(accuracy),

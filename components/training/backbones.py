@@ -106,11 +106,12 @@ def _application(constructor_name: str, **kwargs) -> Callable[[Tuple[int, int, i
 
 
 def plain_depthwise(network: keras.Model) -> keras.Model:
-    """ConvNeXt's depthwise convs (Conv2D with groups=C) as DepthwiseConv2D: the same function, 2.4-3.7x faster to train.
+    """ConvNeXt's depthwise convs (Conv2D with groups=C) as DepthwiseConv2D: the same function, trains faster.
 
     Keras' TensorFlow backend runs grouped Conv2D on the CPU as nested XLA
-    functions (benchmarks/results/backbones.md: ConvNeXt-Tiny at 32 px, 86 ms
-    per image and train step as built, 23 ms after the rewrite, side by side).
+    functions (benchmarks/results/backbones.md: ConvNeXt-Tiny at 32 px, 86 and
+    55 ms per image and train step as built, 23 ms after the rewrite, in two
+    side-by-side runs).
     Weight files in the library's grouped layout still load
     (`load_pretrained_weights` transposes the kernels). Networks without such
     convs are returned as they are.
