@@ -43,9 +43,10 @@ MIRROR_CHECK_SHUFFLE_BUFFER = 20_000
 
 @dataclasses.dataclass
 class ConsistencyRun:
-    """Outcome: the model holding the EMA weights, its eval metrics, the per-epoch history."""
+    """Outcome: the model holding the EMA weights, its eval metrics, the per-epoch history, the config as it ran."""
 
     model: keras.Model
+    config: ConsistencyConfig  # as it ran: weak_flip decided (True/False), never None
     metrics: Dict[str, float]
     history: List[Dict[str, object]]
     views: dict
@@ -54,7 +55,6 @@ class ConsistencyRun:
     num_unlabeled: int
     resumed_epochs: int = 0
     unfrozen_at_epoch: Optional[int] = None  # fine_tune: the 0-based epoch the backbone was unfrozen at
-    config: Optional[ConsistencyConfig] = None  # as it ran: weak_flip decided (True/False), never None
     mirror_check: Optional[Dict[str, object]] = None  # mirror_check.MirrorCheck.to_dict() when the data decided
 
 
@@ -380,6 +380,6 @@ def run_consistency_training(
     metrics = {name: last[name] for name in (
         "eval_accuracy", "eval_loss", "pseudo_label_rate", "pseudo_label_accuracy", "threshold_min",
         "threshold_mean", "threshold_max", "mask_rate")}
-    return ConsistencyRun(step.model, metrics, history, step.views.describe(), num_steps, pools.num_labeled,
+    return ConsistencyRun(step.model, config, metrics, history, step.views.describe(), num_steps, pools.num_labeled,
                           pools.num_unlabeled, resumed, phases.unfrozen_at_epoch if phases is not None else None,
-                          config, mirror)
+                          mirror)

@@ -38,7 +38,7 @@ class Executor(ComponentExecutor):
             examples.uri, data_spec, config, model_artifact.uri,
             policy_artifact.uri if policy_artifact else None, warm.uri if warm else None,
         )
-        config = run.config or config  # as it ran: weak_flip decided from the data when the config left it open
+        config = run.config  # as it ran: weak_flip decided from the data when the config left it open
         record_metrics(model_artifact, run.metrics)
         model_artifact.set_string_custom_property("architecture", config.module_file or config.architecture)
         model_artifact.set_string_custom_property("threshold_mode", config.threshold_mode)

@@ -124,6 +124,5 @@ def check_mirroring(
 
 
 def _correct(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    probabilities = np.concatenate([np.asarray(model(images[start:start + 256], training=False))
-                                    for start in range(0, len(images), 256)])
+    probabilities = model.predict(images, batch_size=256, verbose=0)
     return (np.argmax(probabilities, axis=-1) == np.asarray(labels)).astype(np.float64)

@@ -109,7 +109,7 @@ def _refit_consistency(found: recipe.Recipe, examples_uri: str, data_spec: DataS
         examples_uri, data_spec, config, output_uri, found.input_uri(AUGMENTATION_POLICY_KEY),
         found.input_uri(WARM_START_MODEL_KEY), consumer="Refit",
     )
-    return result.config or config, result.metrics
+    return result.config, result.metrics
 
 
 def _remove_tree(uri: str) -> None:
