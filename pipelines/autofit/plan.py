@@ -12,6 +12,8 @@ per class, unlabeled images, eval size, task), never from one dataset:
   few points of accuracy);
 - the costs are rough multiples of one plain training, added in priority order
   until the budget (quick 3x, standard 8x, thorough 20x one training on all the images) is spent;
+- the quick budget tries one candidate beside the plain training (the first that fits, in priority order),
+  so a run stays within ~3x one plain training;
 - a user section forces a technique (its settings win), `false` forbids it.
 
 The trainer settings (batch size, epochs, early stopping) are planned from the
@@ -35,8 +37,12 @@ BUDGET_MULTIPLES = {"quick": 3.0, "standard": 8.0, "thorough": 20.0}
 # factors are measured ratios (benchmarks/results: optimization 1.5x of the training it tunes, plus its
 # candidate training; the augmentation search 1.5x plus its candidate training; GAN training ~2 units).
 FIXED_COSTS = {"calibration": 0.02, "ensemble": 0.05, "gan": 2.0, "style_transfer": 2.0, "domain_adaptation": 1.0}
-# FixMatch steps per budget (the paper trains ~1M steps; on CPU ~1,500 steps already reach most of its gain).
-CONSISTENCY_STEPS = {"quick": 1000, "standard": 1500, "thorough": 3000}
+# FixMatch steps per budget (the paper trains ~1M steps; on CPU ~1,500 steps already reach most of its gain). The
+# quick budget promises a run within ~3x one plain training: on the `make demo` layout (400 labels, 3,500 unlabeled,
+# 3 seeds) 1,000 steps made the run 3.6-5.1x a plain training, FixMatch at 97.7% test accuracy; 500 steps 2.4-3.05x,
+# FixMatch at 96.4% (plain: 94.2%): benchmarks/results/consistency_steps.md, autofit_quick_fast.md. Standard is the
+# accurate budget.
+CONSISTENCY_STEPS = {"quick": 500, "standard": 1500, "thorough": 3000}
 # Seconds of one CPU image-epoch of a small CNN on a 28x28x1 image, scaled by pixels (budget in minutes only).
 SECONDS_PER_IMAGE_EPOCH = 1.5e-3
 TARGET_STEPS = 1500  # optimizer steps a plain training gets, within the epoch bounds below
@@ -49,6 +55,11 @@ SEARCH_RESOLUTION_PP = 3.0
 # Refit: which trainers' recipes it reruns (components.common.recipe names), and the plan-internal cost key.
 REFIT_SUPERVISED, REFIT_CONSISTENCY = "Training", "ConsistencyTraining"
 REFIT_COST = "_cost"
+# Steps that finish the champion rather than compete with it (not candidates).
+FINISHING = ("calibration", "refit")
+# The quick budget: the plain training plus the first candidate in priority order that fits (one comparison, so
+# the run stays within ~3x a plain training; benchmarks/results/autofit_quick_fast.md measures it).
+QUICK_CANDIDATES = 1
 # Blur pool + GELU: 1.04-1.39x and 1.2-1.3x a small CNN's step time (benchmarks/results/architecture_changes.md).
 ARCHITECTURE_CHANGES_COST = 1.5
 
@@ -225,6 +236,11 @@ def make_plan(
             decisions.append(Decision(name, SKIP, f"{reason}; but over the budget (~{cost:.1f} units would make "
                                                   f"{spent + cost:.1f} > {multiple:.1f})"))
             return
+        planned = [d.name for d in decisions if d.decision == TRY and d.name not in FINISHING]
+        if label == "quick" and name not in FINISHING and len(planned) >= QUICK_CANDIDATES:
+            decisions.append(Decision(name, SKIP, f"{reason}; the quick budget tries one candidate beside the plain "
+                                                  f"training ({planned[0]})"))
+            return
         spent += cost
         decisions.append(Decision(name, TRY, f"{reason} (~{cost:.1f} units)", dict(settings or {})))
 
@@ -281,20 +297,23 @@ def make_plan(
         if lone.decision == TRY:
             lone.decision, lone.reason = SKIP, f"{lone.reason}; needs both gan and blend_search"
             spent -= costs[lone.name]
-    refit = plan_refit(profile, techniques.get("refit"), decisions, costs, spent, multiple, available)
+    refit = plan_refit(profile, techniques.get("refit"), decisions, costs, spent, multiple, available,
+                       quick=label == "quick")
     decisions.append(refit)
     finishing = refit.settings.pop(REFIT_COST, 0.0) if refit.included else 0.0
     return Plan(profile, label, multiple, decisions, training, training_reasons, spent, semi, finishing)
 
 
 def plan_refit(profile: DataProfile, section, decisions: List[Decision], costs: Dict[str, float], spent: float,
-               multiple: float, available: Optional[Tuple[str, ...]]) -> Decision:
+               multiple: float, available: Optional[Tuple[str, ...]], quick: bool = False) -> Decision:
     """Refit the chosen recipe on train + eval: on by default (the issue's `refit_full`), `refit: false` keeps
     a pure held-out score.
 
     Not a candidate competing for the budget: it finishes whatever wins, at the cost of one supervised training
     on train + eval. A consistency-trained champion is refitted too only when its cost fits what the candidates
-    left of the budget (else it is kept as trained, and the plan says so).
+    left of the budget (else it is kept as trained, and the plan says so). On the quick budget with
+    FixMatch planned there is no refit at all: a plain training, FixMatch and a refit would not fit in ~3x a
+    plain training, and FixMatch is where the few-label gain is.
     """
     if section is False:
         return Decision("refit", FORBIDDEN, "forbidden in the config (`false`): the final model keeps a pure "
@@ -308,7 +327,13 @@ def plan_refit(profile: DataProfile, section, decisions: List[Decision], costs: 
     share = profile.eval_images / max(profile.labeled, 1)
     cost = costs["refit"]
     trainers, note = [REFIT_SUPERVISED], ""
-    if any(d.name == "consistency_training" and d.included for d in decisions):
+    consistency = any(d.name == "consistency_training" and d.included for d in decisions)
+    if quick and consistency and not isinstance(section, dict):
+        return Decision("refit", SKIP, (
+            "on the quick budget FixMatch takes the time a refit would: refitting a supervised champion on the "
+            f"{profile.eval_images:,} eval images too (~{1 + share:.1f} plain trainings) would take the run past ~3x "
+            "a plain training; the held-out score is the recipe's (add `refit: {}` to force it)"))
+    if consistency:
         extra = costs["consistency_training"] * (1 + share)
         if isinstance(section, dict) or spent + cost + extra <= multiple + 1e-9:
             trainers.append(REFIT_CONSISTENCY)

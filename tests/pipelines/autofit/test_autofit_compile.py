@@ -120,7 +120,7 @@ def test_refit_follows_selection_and_the_test_split_scores_it(tmp_path):
 def test_without_a_test_split_evaluation_blesses_the_recipe_before_refit(tmp_path):
     config = config_for(tmp_path, output={"formats": ["saved_model"]})
     profile = DataProfile("classification", 10, 500, 50, 50.0, 100, 0, 4500, 28, 28, 1)
-    nodes = {node.id: node for node in create_components(config, make_plan(profile, config.techniques, "quick"))}
+    nodes = {node.id: node for node in create_components(config, make_plan(profile, config.techniques, "standard"))}
     assert "EvaluationBeforeRefit" not in nodes
     assert nodes["Evaluation"].inputs["model"] is nodes["Calibration"].outputs["calibrated_model"]
     assert nodes["Export"].inputs["model"] is nodes["CalibrationRefit"].outputs["calibrated_model"]

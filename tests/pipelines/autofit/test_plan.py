@@ -112,6 +112,19 @@ def test_profile_from_data_spec_counts_splits_and_classes():
     assert result.to_dict()["accuracy_resolution_pp"] > 20  # 8 eval images resolve nothing
 
 
+def test_quick_budget_with_fixmatch_has_no_refit_unless_forced():
+    """Plain training + FixMatch + a refit would not fit ~3x a plain training: the quick plan drops the refit."""
+    quick = make_plan(profile(eval_images=100), {}, "quick")
+    assert quick.includes("consistency_training")
+    refit = quick.decision("refit")
+    assert refit.decision == SKIP and "~1.2 plain trainings" in refit.reason and "`refit: {}`" in refit.reason
+    assert quick.refit_cost == 0
+    forced = make_plan(profile(eval_images=100), {"refit": {}}, "quick").decision("refit")
+    assert forced.decision == FORCED
+    without = make_plan(profile(eval_images=100), {"consistency_training": False}, "quick").decision("refit")
+    assert without.decision == TRY
+
+
 def test_consistency_schedule_is_sized_in_steps_from_the_pool_and_budget():
     quick = make_plan(profile(), {}, "quick").settings("consistency_training")
     standard = make_plan(profile(), {}, "standard").settings("consistency_training")
@@ -151,13 +164,15 @@ def test_the_plan_says_what_the_eval_split_can_resolve():
 
 
 def test_refit_is_planned_by_default_outside_the_candidate_budget_and_false_forbids_it():
-    quick = make_plan(profile(eval_images=100), {}, "quick")
-    refit = quick.decision("refit")
+    standard = make_plan(profile(eval_images=100), {}, "standard")
+    refit = standard.decision("refit")
     assert refit.decision == TRY and "100 eval images (20% of the 500 labeled)" in refit.reason
-    assert quick.refit_cost > 0 and quick.estimated_cost <= quick.budget_multiple  # not charged to the candidates
-    # On the quick budget a consistency-trained champion's refit (another FixMatch run) does not fit.
-    assert quick.includes("consistency_training") and refit.settings["trainers"] == ["Training"]
+    assert standard.refit_cost > 0 and standard.estimated_cost <= standard.budget_multiple  # not charged
+    # A consistency-trained champion's refit (another FixMatch run) does not fit what the candidates left.
+    assert standard.includes("consistency_training") and refit.settings["trainers"] == ["Training"]
     assert "ConsistencyTraining champion is kept as trained" in refit.reason
+    labeled_only = make_plan(profile(unlabeled=0, eval_images=100), {}, "quick").decision("refit")
+    assert labeled_only.decision == TRY and labeled_only.settings["trainers"] == ["Training"]
     roomy = make_plan(profile(eval_images=100), {}, 10_000.0).decision("refit")  # minutes: budget to spare
     assert roomy.settings["trainers"] == ["Training", "ConsistencyTraining"] and "kept as trained" not in roomy.reason
     assert make_plan(profile(), {"refit": False}, "quick").decision("refit").decision == FORBIDDEN
@@ -165,3 +180,22 @@ def test_refit_is_planned_by_default_outside_the_candidate_budget_and_false_forb
     assert make_plan(profile(task="detection"), {}, "quick").decision("refit").decision == SKIP
     forced = make_plan(profile(), {"refit": {"merge_splits": ["eval"]}}, "quick").decision("refit")
     assert forced.decision == FORCED and "ConsistencyTraining" in forced.settings["trainers"]
+
+
+def test_quick_budget_tries_one_candidate_beside_the_plain_training():
+    """Few labels: FixMatch is the one; the learned optimization params (which would fit the units) wait."""
+    quick = make_plan(profile(eval_images=100), {}, "quick")
+    chosen = decisions(quick)
+    assert chosen["consistency_training"] == TRY and chosen["calibration"] == TRY
+    assert chosen["optimization"] == SKIP
+    assert "the quick budget tries one candidate beside the plain training (consistency_training)" in \
+        quick.decision("optimization").reason
+    # Labeled-only data: the first candidate in priority order that fits is the one tried.
+    labeled_only = make_plan(profile(labeled=400, unlabeled=0, eval_images=100), {}, "quick")
+    tried = [d.name for d in labeled_only.techniques if d.decision == TRY and d.name not in ("calibration", "refit")]
+    assert len(tried) <= 1
+    # A forced section is the user's choice: it runs beside the planned candidate.
+    forced = make_plan(profile(eval_images=100), {"optimization": {}}, "quick")
+    assert decisions(forced)["optimization"] == FORCED and decisions(forced)["consistency_training"] == TRY
+    standard = make_plan(profile(eval_images=100), {}, "standard")
+    assert sum(d.decision == TRY and d.name not in ("calibration", "refit") for d in standard.techniques) > 1
