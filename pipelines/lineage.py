@@ -314,3 +314,22 @@ def find_output(lineage: Lineage, component: str, key: str) -> Optional[Artifact
         if edge.key == key:
             return lineage.artifacts[edge.artifact_id]
     return None
+
+
+def run_decisions(lineage: Lineage) -> List[str]:
+    """`<component>: <text>` for every decision a component made from the data at run time (not in the plan),
+    in execution order: whether FixMatch may mirror, the learned optimization params, whether a noisy student
+    beat its teacher, the calibration temperature (components.common.mlmd_metrics.record_run_decision)."""
+    from components.common.mlmd_metrics import RUN_DECISION
+
+    lines: List[str] = []
+    for execution in sorted(lineage.executions, key=lambda node: node.id):
+        for edge in lineage.edges:
+            if edge.execution_id != execution.id or edge.direction != "output" or edge.artifact_id not in \
+                    lineage.artifacts:
+                continue
+            text = lineage.artifacts[edge.artifact_id].properties.get(RUN_DECISION)
+            line = f"{execution.component}: {text}"
+            if text and line not in lines:  # a cached execution links the same artifact again
+                lines.append(line)
+    return lines

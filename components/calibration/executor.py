@@ -13,7 +13,7 @@ from components.calibration import spec as keys
 from components.common import model_io
 from components.common.artifact_io import write_bytes
 from components.common.executor_base import ComponentExecutor
-from components.common.mlmd_metrics import record_metrics
+from components.common.mlmd_metrics import record_metrics, record_run_decision
 from components.common.splits import examples_splits
 from components.evaluation import metrics as metric_names
 from components.evaluation import plots
@@ -98,6 +98,13 @@ class Executor(ComponentExecutor):
         self._write_plots(output.uri, results[shown_split])
         self._record(output, config, parameters, results, shown_split, model_uri)
         output.set_string_custom_property("parameters_from", source.uri if source is not None else "")
+        if source is None:  # a refitted model reuses these parameters: one decision, recorded where it was made
+            ece = metric_names.EXPECTED_CALIBRATION_ERROR
+            shown = results[shown_split]
+            record_run_decision(output, (
+                f"temperature {parameters.temperature:.3g} fitted on {config.fit_split} ({config.method}): expected "
+                f"calibration error on {shown_split} {shown['before']['metrics'][ece]:.4f} -> "
+                f"{shown['after']['metrics'][ece]:.4f}"))
         logger.info("Calibrated model written to %s", output.uri)
 
     def _write_plots(self, uri: str, result: Dict[str, Any]) -> None:

@@ -42,3 +42,16 @@ def record_metrics(artifact, metrics: Mapping[str, object], prefix: str = "") ->
             logger.warning("Metric %s%s is undefined (%s); not recorded in MLMD.", prefix, name, number)
             continue
         artifact.set_float_custom_property(f"{prefix}{name}", number)
+
+
+# A decision a component made from the data at run time (not in the plan), in words people read: a string custom
+# property of its output artifact. `autofit run` prints every one as `[decided] <component>: <text>` and the run
+# summary lists them (pipelines/autofit/run.py), so a new run-time decision needs only this call.
+RUN_DECISION = "run_decision"
+
+
+def record_run_decision(artifact, text: str) -> None:
+    """Records `text` as the artifact's run-time decision (one line; empty text records nothing)."""
+    text = " ".join(str(text).split())
+    if text:
+        artifact.set_string_custom_property(RUN_DECISION, text)

@@ -12,7 +12,7 @@ from tfx import types
 from components.common import recipe
 from components.common.artifact_io import write_json
 from components.common.executor_base import ComponentExecutor
-from components.common.mlmd_metrics import record_metrics
+from components.common.mlmd_metrics import record_metrics, record_run_decision
 from components.common.recipe import Recipe, write_recipe
 from components.consistency import spec
 from components.consistency.run import train_and_save
@@ -50,6 +50,7 @@ class Executor(ComponentExecutor):
         )
         if run.mirror_check is not None:
             model_artifact.set_string_custom_property("mirror_check", str(run.mirror_check["reason"]))
+            record_run_decision(model_artifact, str(run.mirror_check["reason"]))
         write_json(
             os.path.join(model_artifact.uri, spec.SUMMARY_FILE_NAME),
             {"config": dataclasses.asdict(config), "metrics": run.metrics, "epochs": run.history,

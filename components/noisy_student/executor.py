@@ -14,7 +14,7 @@ from components.common import model_io
 from components.common.artifact_io import write_json
 from components.common.augmentation import load_augmentation
 from components.common.executor_base import ComponentExecutor
-from components.common.mlmd_metrics import record_metrics
+from components.common.mlmd_metrics import record_metrics, record_run_decision
 from components.common.optimization_params import scaled_learning_rate
 from components.contrastive import backbone
 from components.noisy_student import noisy_student, spec
@@ -79,6 +79,14 @@ def record_results(artifact: types.Artifact, results, best: int, metric: str) ->
         artifact, {f"improvement_over_teacher_{metric}": results[best].metrics[metric] - results[0].metrics[metric]}
     )
     artifact.set_string_custom_property("teacher", results[0].model_path)
+    teacher, chosen = results[0].metrics[metric], results[best].metrics[metric]
+    if best > 0:
+        verdict = f"student {best} beat its teacher on eval {metric} ({teacher:.4f} -> {chosen:.4f}): it is the model"
+    else:
+        students = ", ".join(f"{result.metrics[metric]:.4f}" for result in results[1:]) or "none trained"
+        verdict = (f"no student beat its teacher on eval {metric} (teacher {teacher:.4f}, students {students}): "
+                   "the teacher is kept")
+    record_run_decision(artifact, verdict)
 
 
 def record_pseudo_labels(artifact: types.Artifact, results) -> None:

@@ -11,6 +11,7 @@ import tensorflow as tf
 from tfx import types
 
 from components.common import artifact_io
+from components.common.mlmd_metrics import record_run_decision
 from components.common.executor_base import ComponentExecutor
 from components.optimization import optimization, plot, spec
 
@@ -40,6 +41,8 @@ class Executor(ComponentExecutor):
         output.set_int_custom_property("epochs", learned.epochs)
         output.set_int_custom_property("epochs_trained", learned.epoch_choice.epochs_trained)
         output.set_float_custom_property("seconds", sum(learned.seconds.values()))
+        record_run_decision(output, f"learning rate {learned.learning_rate:.3g}, batch size {learned.batch_size}, "
+                                    f"{learned.epochs} epochs ({learned.epoch_choice.reason})")
         logger.info(
             "Optimization params (batch %d, learning rate %.3g, epochs %d) written to %s",
             learned.batch_size, learned.learning_rate, learned.epochs, output.uri,

@@ -166,12 +166,7 @@ def summarize(config: RunConfig, seconds: float) -> Dict[str, Any]:
                                                                    "refit_epochs", "refit_trainer")}
             if "EvaluationBeforeRefit" in ran:
                 refit["before"] = evaluation_summary(config.run_dir, "EvaluationBeforeRefit")["metrics"]
-    # Decisions components made from the data at run time (not in the plan): e.g. whether FixMatch may mirror.
-    data_decisions = []
-    for component in sorted(c for c in ran if c.startswith("ConsistencyTraining")):
-        model = lineage_lib.find_output(graph, component, "model")
-        if model is not None and model.properties.get("mirror_check"):
-            data_decisions.append(f"{component}: {model.properties['mirror_check']}")
+    data_decisions = lineage_lib.run_decisions(graph)
     summary = {
         "seconds": round(seconds, 1),
         "refit": refit,

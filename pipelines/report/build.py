@@ -17,6 +17,7 @@ import os
 import time
 from typing import Any, Callable, Dict, List, Optional
 
+from pipelines import lineage as lineage_lib
 from pipelines.report import autofit, collect, data, plots, techniques, validation
 from pipelines.report.render import render_html
 
@@ -158,8 +159,6 @@ def _exports_context(run: collect.RunRecord, models: List[techniques.ModelResult
 
 
 def _lineage_context(run: collect.RunRecord, scratch: str) -> Dict[str, Any]:
-    from pipelines import lineage as lineage_lib
-
     path = os.path.join(scratch, "lineage.png")
     lineage_lib.plot_lineage(run.lineage, path)
     with open(path, "rb") as handle:  # A local scratch file.
@@ -228,6 +227,8 @@ def build_context(run_dir: str, with_preview: bool = True) -> Dict[str, Any]:
         selection["src"] = section("selection", lambda: data_uri(plots.candidates_png(
             selection["metric"], selection["candidates"], selection.get("champion"))))
     context["selection"] = selection
+    context["run_decisions"] = section("selection", lambda: [
+        dict(zip(("component", "text"), line.split(": ", 1))) for line in lineage_lib.run_decisions(run.lineage)])
     models = section("models", lambda: techniques.read_models(run)) or []
     context["models"] = section("models", lambda: _models_context(models))
     results = section("components", lambda: techniques.read_component_results(run, with_preview=with_preview)) or []

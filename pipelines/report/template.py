@@ -110,6 +110,11 @@ TEMPLATE = r"""<!DOCTYPE html>
 {% for d in selection.decisions %}<tr><td><b>{{ d.candidate }}</b></td><td>{{ d.get('against', '') }}</td><td class="num">{{ d.delta | fmt('+.4f') }}</td><td class="num">{% if d.interval %}[{{ d.interval[0] | fmt('+.4f') }}, {{ d.interval[1] | fmt('+.4f') }}]{% endif %}</td><td>{{ badge('kept', 'good') if d.kept else badge('dropped', 'mute') }}</td><td>{{ d.get('reason', '') }}</td></tr>{% endfor %}
 </table>{% endif %}
 {% endif %}
+{% if run_decisions %}<h3>Decided at run time</h3>
+<p>What components decided from the data while the pipeline ran (not in the plan).</p>
+<table><tr><th>component</th><th>decision</th></tr>
+{% for d in run_decisions %}<tr><td><b>{{ d.component }}</b></td><td>{{ d.text }}</td></tr>{% endfor %}
+</table>{% endif %}
 </section>
 {% endif %}
 

@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 import pytest
+
+from components.common.mlmd_metrics import RUN_DECISION
 from tfx.types import channel_utils, standard_artifacts
 
 from components.calibration import calibration, held_out
@@ -102,6 +104,9 @@ def test_parameters_from_an_earlier_calibration_are_reused_not_refitted(trained_
     properties = output.mlmd_artifact.custom_properties
     assert properties["temperature"].double_value == 2.5
     assert properties["parameters_from"].string_value == fitted.uri
+    # The decision is recorded once, where the temperature was fitted; the reuse records none.
+    assert fitted.get_string_custom_property(RUN_DECISION).startswith("temperature ")
+    assert RUN_DECISION not in properties
 
 
 def test_parameters_from_must_be_a_calibration_output(trained_model, tmp_path):

@@ -6,6 +6,8 @@ import os
 import keras
 import numpy as np
 import pytest
+
+from components.common.mlmd_metrics import RUN_DECISION
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
@@ -116,6 +118,11 @@ def test_executor_records_every_iteration_and_whether_it_beat_the_teacher(execut
     best = model.get_int_custom_property("best_iteration")
     assert best == summary["best_iteration"] == accuracies.index(max(accuracies))
     assert model.get_int_custom_property("beat_teacher") == int(max(accuracies[1:]) > accuracies[0])
+    decision = model.get_string_custom_property(RUN_DECISION)  # what `autofit run` prints as [decided]
+    if best > 0:
+        assert decision.startswith(f"student {best} beat its teacher on eval accuracy")
+    else:
+        assert decision.startswith("no student beat its teacher") and "the teacher is kept" in decision
     assert model.get_float_custom_property("teacher_eval_accuracy") == pytest.approx(accuracies[0])
     for iteration in (1, 2):
         assert model.get_float_custom_property(f"iteration_{iteration}_accuracy") == pytest.approx(

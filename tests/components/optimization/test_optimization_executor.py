@@ -5,6 +5,8 @@ import json
 import os
 
 import pytest
+
+from components.common.mlmd_metrics import RUN_DECISION
 from tfx.types import channel_utils, standard_artifacts
 
 from components.common.optimization_params import apply_optimization_params, read_optimization_params
@@ -60,6 +62,9 @@ def test_executor_writes_params_plot_and_properties(tmp_path):
     assert output.get_int_custom_property("batch_size") == payload["batch_size"]
     assert output.get_float_custom_property("learning_rate") == pytest.approx(payload["learning_rate"])
     assert output.get_int_custom_property("epochs") == payload["epochs"]
+    decision = output.get_string_custom_property(RUN_DECISION)  # what `autofit run` prints as [decided]
+    assert f"batch size {payload['batch_size']}, {payload['epochs']} epochs" in decision
+    assert payload["reasons"]["epochs"] in decision
     assert read_optimization_params(output) == {
         "batch_size": payload["batch_size"], "learning_rate": payload["learning_rate"], "epochs": payload["epochs"]
     }

@@ -1,5 +1,6 @@
 """One tiny end-to-end autofit run: plan from the translated data, candidates, selection, MLMD lineage."""
 
+import html
 import json
 import os
 
@@ -39,6 +40,24 @@ def test_plan_is_printed_written_and_in_lineage(finished):
     artifact = lineage_lib.find_output(graph, "AutofitPlan", "plan")
     with open(os.path.join(artifact.uri, "plan.json")) as handle:
         assert json.load(handle)["techniques"] == plan["techniques"]
+
+
+def test_run_time_decisions_of_every_component_are_printed(finished):
+    config, summary, lines = finished
+    decided = summary["data_decisions"]
+    assert all(f"[decided] {decision}" in lines for decision in decided)
+    graph = lineage_lib.read_lineage(config.run_dir)
+    student = next(decision for decision in decided if decision.startswith("NoisyStudent: "))
+    if lineage_lib.find_output(graph, "NoisyStudent", "model").properties["beat_teacher"] == 1:
+        assert "beat its teacher" in student and "no student" not in student
+    else:
+        assert "no student beat its teacher" in student
+    assert any(decision.startswith("Calibration: temperature ") for decision in decided)
+    assert not any(decision.startswith("CalibrationRefit") for decision in decided)  # reused, not decided again
+    with open(summary["report"]) as handle:  # the run report lists them too
+        page = handle.read()
+    assert "Decided at run time" in page
+    assert html.escape(student.split(": ", 1)[1], quote=False) in page
 
 
 def test_translation_is_reused_and_every_execution_finished(finished):
