@@ -21,7 +21,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from typing import Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -36,35 +35,15 @@ SCENARIOS = {
 
 
 def run_scenario(name: str, seed: int, budget, work: str) -> Dict[str, object]:
-    from pipelines.autofit import run as autofit_run
-    from pipelines.autofit.plan import plan_training
-    from pipelines.autofit.profile import profile_from_data_spec
-    from pipelines.config import config_from_dict
+    from benchmarks.common import autofit_beside_plain
     from pipelines.demo import write_semi_supervised_mnist
 
-    data = os.path.join(work, f"{name}-{seed}", "data")
-    shutil.rmtree(os.path.dirname(data), ignore_errors=True)
+    root = os.path.join(work, f"{name}-{seed}")
+    data = os.path.join(root, "data")
+    shutil.rmtree(root, ignore_errors=True)
     counts = write_semi_supervised_mnist(data, per_class=SCENARIOS[name], seed=seed)
-    base = {"data": {"format": "image_folder", "path": data}, "seed": seed}
-    started = time.time()
-    auto = autofit_run.run(config_from_dict(dict(base, pipeline_name=f"auto-{name}", budget=budget,
-                                                 run_dir=os.path.join(work, f"{name}-{seed}", "autofit"))),
-                           echo=lambda line: print(f"[{name} seed {seed}] {line}"))
-    autofit_seconds = time.time() - started
-    # The plain model: the same planned trainer settings, no other technique (what a user gets by hand).
-    from pipelines import lineage as lineage_lib
-    from components.types.data_spec import read_data_spec
-
-    auto_dir = os.path.join(work, f"{name}-{seed}", "autofit")
-    spec = read_data_spec(lineage_lib.find_output(lineage_lib.read_lineage(auto_dir), "DataTranslation",
-                                                  "data_spec").uri)
-    planned, _ = plan_training(profile_from_data_spec(spec), {})
-    started = time.time()
-    plain = autofit_run.run(config_from_dict(dict(base, pipeline_name=f"plain-{name}", autofit=False,
-                                                  training=dict(planned, seed=seed),
-                                                  run_dir=os.path.join(work, f"{name}-{seed}", "plain"))),
-                            echo=lambda line: None)
-    plain_seconds = time.time() - started
+    both = autofit_beside_plain(data, seed, budget, root, name)
+    auto, plain = both["auto"], both["plain"]
     return {
         "scenario": name, "seed": seed, "counts": counts,
         "autofit_test_accuracy": auto["evaluation"]["metrics"]["accuracy"],
@@ -75,8 +54,7 @@ def run_scenario(name: str, seed: int, budget, work: str) -> Dict[str, object]:
         "refitted": bool((auto.get("refit") or {}).get("refit")),
         "decisions": [(d["candidate"], d["kept"], d["reason"]) for d in (auto["selection"] or {}).get("decisions", [])],
         "data_decisions": auto.get("data_decisions") or [],
-        "autofit_seconds": round(autofit_seconds, 1), "plain_seconds": round(plain_seconds, 1),
-        "time_ratio": round(autofit_seconds / max(plain_seconds, 1e-6), 2),
+        **{key: both[key] for key in ("autofit_seconds", "plain_seconds", "time_ratio")},
         "blessed": auto["evaluation"]["blessed"],
     }
 

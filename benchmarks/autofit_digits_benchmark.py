@@ -24,7 +24,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -111,35 +110,16 @@ def optimization_params(run_dir: str) -> Dict[str, object]:
 
 
 def run_seed(seed: int, budget, work: str) -> Dict[str, object]:
+    from benchmarks.common import autofit_beside_plain
     from components.common.artifact_io import read_json
-    from components.types.data_spec import read_data_spec
-    from pipelines import lineage as lineage_lib
-    from pipelines.autofit import run as autofit_run
-    from pipelines.autofit.plan import plan_training
-    from pipelines.autofit.profile import profile_from_data_spec
-    from pipelines.config import config_from_dict
 
     root = os.path.join(work, f"seed-{seed}")
     shutil.rmtree(root, ignore_errors=True)
     data = os.path.join(root, "digits")
     counts = write_digits(data, seed)
-    base = {"data": {"format": "image_folder", "path": data}, "seed": seed}
-    auto_dir = os.path.join(root, "autofit")
-    started = time.time()
-    auto = autofit_run.run(config_from_dict(dict(base, pipeline_name="digits-autofit", budget=budget,
-                                                 run_dir=auto_dir)),
-                           echo=lambda line: print(f"[digits seed {seed}] {line}", flush=True))
-    autofit_seconds = time.time() - started
+    both = autofit_beside_plain(data, seed, budget, root, "digits")
+    auto, plain, auto_dir = both["auto"], both["plain"], both["auto_dir"]
     plan = read_json(os.path.join(auto_dir, "autofit", "plan.json"))
-    spec = read_data_spec(lineage_lib.find_output(lineage_lib.read_lineage(auto_dir), "DataTranslation",
-                                                  "data_spec").uri)
-    planned, _ = plan_training(profile_from_data_spec(spec), {})
-    started = time.time()
-    plain = autofit_run.run(config_from_dict(dict(base, pipeline_name="digits-plain", autofit=False,
-                                                  training=dict(planned, seed=seed),
-                                                  run_dir=os.path.join(root, "plain"))),
-                            echo=lambda line: None)
-    plain_seconds = time.time() - started
     return {
         "seed": seed, "counts": counts,
         "profile": plan["profile"],
@@ -157,8 +137,7 @@ def run_seed(seed: int, budget, work: str) -> Dict[str, object]:
         "evaluation_split": auto["evaluation"]["metrics"].get("split"),
         "plain_test_accuracy": plain["evaluation"]["metrics"]["accuracy"],
         "blessed": auto["evaluation"]["blessed"],
-        "autofit_seconds": round(autofit_seconds, 1), "plain_seconds": round(plain_seconds, 1),
-        "time_ratio": round(autofit_seconds / max(plain_seconds, 1e-6), 2),
+        **{key: both[key] for key in ("autofit_seconds", "plain_seconds", "time_ratio")},
     }
 
 

@@ -84,3 +84,43 @@ def write_results(name: str, payload: Dict, markdown_rows: Sequence[Sequence[str
 
 def format_mean_std(stats: Dict[str, float], scale: float = 100.0, digits: int = 2) -> str:
     return f"{stats['mean'] * scale:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
+
+
+def autofit_beside_plain(data_dir: str, seed: int, budget, root: str, name: str) -> Dict[str, object]:
+    """Autofit with a `data:`-only config, then the plain training it is measured against, side by side.
+
+    The plain model is Training alone (`autofit: false`) with the trainer settings autofit planned for this data:
+    what a user gets without the techniques. Runs live under `root`/autofit and `root`/plain.
+
+    Returns:
+      auto / plain: the two runs' summaries (pipelines.autofit.run.run); auto_dir; autofit_seconds,
+      plain_seconds and time_ratio (wall time, the plain run measured right after autofit).
+    """
+    import time
+
+    from components.types.data_spec import read_data_spec
+    from pipelines import lineage as lineage_lib
+    from pipelines.autofit import run as autofit_run
+    from pipelines.autofit.plan import plan_training
+    from pipelines.autofit.profile import profile_from_data_spec
+    from pipelines.config import config_from_dict
+
+    base = {"data": {"format": "image_folder", "path": data_dir}, "seed": seed}
+    auto_dir = os.path.join(root, "autofit")
+    started = time.time()
+    auto = autofit_run.run(config_from_dict(dict(base, pipeline_name=f"{name}-autofit", budget=budget,
+                                                 run_dir=auto_dir)),
+                           echo=lambda line: print(f"[{name} seed {seed}] {line}", flush=True))
+    autofit_seconds = time.time() - started
+    spec = read_data_spec(lineage_lib.find_output(lineage_lib.read_lineage(auto_dir), "DataTranslation",
+                                                  "data_spec").uri)
+    planned, _ = plan_training(profile_from_data_spec(spec), {})
+    started = time.time()
+    plain = autofit_run.run(config_from_dict(dict(base, pipeline_name=f"{name}-plain", autofit=False,
+                                                  training=dict(planned, seed=seed),
+                                                  run_dir=os.path.join(root, "plain"))),
+                            echo=lambda line: None)
+    plain_seconds = time.time() - started
+    return {"auto": auto, "plain": plain, "auto_dir": auto_dir, "autofit_seconds": round(autofit_seconds, 1),
+            "plain_seconds": round(plain_seconds, 1),
+            "time_ratio": round(autofit_seconds / max(plain_seconds, 1e-6), 2)}
