@@ -130,8 +130,8 @@ def write_timing(payload) -> None:
         notes=[
             "Random init, 1-channel input (repeated to RGB inside the backbone models), 10-class head, Adam.",
             "Library backbones run at 32 px minimum: 28-31 px inputs are upsampled inside the model.",
-            f"Median of {payload['steps']} timed steps after a first (tracing) step; CPU shared with other jobs "
-            "(2 cores, load average ~15 during the run), so read the rows as ratios within this run.",
+            f"Median of {payload['steps']} timed steps after a first (tracing) step on a 2-core CPU; read the rows "
+            "as ratios within this run.",
             "convnext_tiny: Keras' TensorFlow backend runs its depthwise Conv2D(groups=C) on the CPU as nested XLA "
             "functions; the builder rewrites them as plain DepthwiseConv2D (backbones.plain_depthwise, the same "
             "function; part convnext_depthwise times both side by side).",
