@@ -150,8 +150,7 @@ def write(runs: Sequence[Dict], order: Sequence[str], skipped: Dict[str, str], e
             f"Fixed budget of {epochs} epochs for every architecture. MNIST-5k: 4,000 labeled train images drawn "
             "per seed, 500 eval images (validation only), accuracy on 1,500 held-out test images (the same for "
             "every seed).",
-            "Mean ± sd (sample sd) over the seeds listed where there are several; one seed for the library "
-            "backbones (CPU time). Wall seconds: the train_classifier call (tracing, training, per-epoch eval) on "
+            "Mean ± sd (sample sd) over the seeds listed where there are several. Wall seconds: the train_classifier call (tracing, training, per-epoch eval) on "
             "a 2-core CPU shared with other jobs (load average 14-22), at nice 19: compare within this table only.",
             "ms/image columns come from part `timing` (results/backbones.md, same machine, batch 32 at 32 px, "
             "batch 8 at 224 px).",
