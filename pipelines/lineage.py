@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -316,20 +316,17 @@ def find_output(lineage: Lineage, component: str, key: str) -> Optional[Artifact
     return None
 
 
-def run_decisions(lineage: Lineage) -> List[str]:
-    """`<component>: <text>` for every decision a component made from the data at run time (not in the plan),
-    in execution order: whether FixMatch may mirror, the learned optimization params, whether a noisy student
-    beat its teacher, the calibration temperature (components.common.mlmd_metrics.record_run_decision)."""
+def run_decisions(lineage: Lineage) -> List[Tuple[str, str]]:
+    """(component, text) for every decision a component made from the data at run time (not in the plan), in
+    execution order: whether FixMatch may mirror, the learned optimization params, whether a noisy student beat
+    its teacher, the calibration temperature (components.common.mlmd_metrics.record_run_decision)."""
     from components.common.mlmd_metrics import RUN_DECISION
 
-    lines: List[str] = []
+    found: List[Tuple[str, str]] = []
     for execution in sorted(lineage.executions, key=lambda node: node.id):
-        for edge in lineage.edges:
-            if edge.execution_id != execution.id or edge.direction != "output" or edge.artifact_id not in \
-                    lineage.artifacts:
-                continue
-            text = lineage.artifacts[edge.artifact_id].properties.get(RUN_DECISION)
-            line = f"{execution.component}: {text}"
-            if text and line not in lines:  # a cached execution links the same artifact again
-                lines.append(line)
-    return lines
+        for edge in lineage.outputs_of(execution.id):
+            artifact = lineage.artifacts.get(edge.artifact_id)
+            text = artifact.properties.get(RUN_DECISION) if artifact is not None else None
+            if text and (execution.component, text) not in found:  # a cached execution links the same artifact
+                found.append((execution.component, text))
+    return found

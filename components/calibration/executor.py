@@ -96,15 +96,8 @@ class Executor(ComponentExecutor):
         }
         model_io.save_model_artifact(calibrated, output.uri, metrics=flat_metrics)
         self._write_plots(output.uri, results[shown_split])
-        self._record(output, config, parameters, results, shown_split, model_uri)
+        self._record(output, config, parameters, results, shown_split, model_uri, fitted_here=source is None)
         output.set_string_custom_property("parameters_from", source.uri if source is not None else "")
-        if source is None:  # a refitted model reuses these parameters: one decision, recorded where it was made
-            ece = metric_names.EXPECTED_CALIBRATION_ERROR
-            shown = results[shown_split]
-            record_run_decision(output, (
-                f"temperature {parameters.temperature:.3g} fitted on {config.fit_split} ({config.method}): expected "
-                f"calibration error on {shown_split} {shown['before']['metrics'][ece]:.4f} -> "
-                f"{shown['after']['metrics'][ece]:.4f}"))
         logger.info("Calibrated model written to %s", output.uri)
 
     def _write_plots(self, uri: str, result: Dict[str, Any]) -> None:
@@ -114,7 +107,7 @@ class Executor(ComponentExecutor):
             png = plots.reliability_diagram_png(result[stage]["reliability"], ece)
             write_bytes(os.path.join(uri, file_name), png)
 
-    def _record(self, output, config, parameters, results, shown_split, model_uri) -> None:
+    def _record(self, output, config, parameters, results, shown_split, model_uri, fitted_here: bool) -> None:
         for split, result in results.items():
             record_metrics(output, result["after"]["metrics"], prefix=f"{split}_")
             record_metrics(output, result["before"]["metrics"], prefix=f"{UNCALIBRATED_PREFIX}{split}_")
@@ -124,6 +117,11 @@ class Executor(ComponentExecutor):
         output.set_float_custom_property("temperature", parameters.temperature)
         output.set_float_custom_property("prior_weight", parameters.prior_weight)
         record_metrics(output, {"ece_reduction": ece_reduction})
+        if fitted_here:  # a refitted model reuses these parameters: one decision, recorded where it was made
+            record_run_decision(output, (
+                f"temperature {parameters.temperature:.3g} fitted on {config.fit_split} ({config.method}): expected "
+                f"calibration error on {shown_split} {shown['before']['metrics'][ece]:.4f} -> "
+                f"{shown['after']['metrics'][ece]:.4f}"))
         for name, value in (("method", config.method), ("prior", config.prior), ("fit_split", config.fit_split),
                             ("report_split", shown_split), ("architecture", "calibrated")):
             output.set_string_custom_property(name, value)

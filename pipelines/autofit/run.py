@@ -166,7 +166,7 @@ def summarize(config: RunConfig, seconds: float) -> Dict[str, Any]:
                                                                    "refit_epochs", "refit_trainer")}
             if "EvaluationBeforeRefit" in ran:
                 refit["before"] = evaluation_summary(config.run_dir, "EvaluationBeforeRefit")["metrics"]
-    data_decisions = lineage_lib.run_decisions(graph)
+    data_decisions = [f"{component}: {text}" for component, text in lineage_lib.run_decisions(graph)]
     summary = {
         "seconds": round(seconds, 1),
         "refit": refit,

@@ -228,7 +228,7 @@ def build_context(run_dir: str, with_preview: bool = True) -> Dict[str, Any]:
             selection["metric"], selection["candidates"], selection.get("champion"))))
     context["selection"] = selection
     context["run_decisions"] = section("selection", lambda: [
-        dict(zip(("component", "text"), line.split(": ", 1))) for line in lineage_lib.run_decisions(run.lineage)])
+        {"component": component, "text": text} for component, text in lineage_lib.run_decisions(run.lineage)])
     models = section("models", lambda: techniques.read_models(run)) or []
     context["models"] = section("models", lambda: _models_context(models))
     results = section("components", lambda: techniques.read_component_results(run, with_preview=with_preview)) or []
