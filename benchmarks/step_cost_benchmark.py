@@ -9,7 +9,7 @@ measures both side by side in one process and fits
 
     seconds per step = overhead + per_image * (images with gradients + images forward only / 3)
 
-whose overhead, in images, is plan.STEP_OVERHEAD_IMAGES.
+The image count in brackets is the plan's cost model (plan.fixmatch_step_images).
 
 Usage: python -m benchmarks.step_cost_benchmark [--steps 60] [--out results/step_cost]
 """
@@ -88,8 +88,9 @@ def fixmatch_step_seconds(shape, steps: int) -> float:
 
 def fixmatch_images() -> float:
     """A FixMatch step in supervised-image equivalents: labeled + strong views with gradients, weak views forward."""
-    batch, mu = FIXMATCH["batch_size"], FIXMATCH["mu"]
-    return batch + mu * batch + mu * batch / 3.0
+    from pipelines.autofit.plan import fixmatch_step_images
+
+    return fixmatch_step_images(FIXMATCH["batch_size"], FIXMATCH["mu"])
 
 
 def fit_overhead(points: List[Dict[str, float]]) -> Dict[str, float]:

@@ -43,6 +43,8 @@ FIXED_COSTS = {"calibration": 0.02, "ensemble": 0.05, "gan": 2.0, "style_transfe
 # FixMatch at 96.4% (plain: 94.2%): benchmarks/results/consistency_steps.md, autofit_quick_fast.md. Standard is the
 # accurate budget.
 CONSISTENCY_STEPS = {"quick": 500, "standard": 1500, "thorough": 3000}
+# A forward pass without gradients (FixMatch's weak views) against a training pass over the same image.
+FORWARD_ONLY_COST = 1.0 / 3.0
 # Seconds of one CPU image-epoch of a small CNN on a 28x28x1 image, scaled by pixels (budget in minutes only).
 SECONDS_PER_IMAGE_EPOCH = 1.5e-3
 TARGET_STEPS = 1500  # optimizer steps a plain training gets, within the epoch bounds below
@@ -379,6 +381,18 @@ def consistency_schedule(profile: DataProfile, budget_label: str) -> Dict[str, A
             "epochs": max(1, math.ceil(total / steps_per_epoch)), "steps_per_epoch": steps_per_epoch}
 
 
+def fixmatch_step_images(batch_size: int, mu: int) -> float:
+    """Supervised images one FixMatch step costs: labeled and strong views train, weak views only predict.
+
+    A forward pass is about a third of a forward + backward (FORWARD_ONLY_COST), so a step of B labeled and
+    mu * B unlabeled images costs B * (1 + mu + mu / 3) images, 160 at B = 32, mu = 3: 10x a 16-image step, where
+    counting weak views as full images said 14x. Measured on CPU: 7.4x on 28x28x1, 8.8x on 32x32x3 (a small step
+    also pays a fixed overhead); fitted per image, this count predicts the FixMatch step within 17%
+    (benchmarks/results/step_cost.md).
+    """
+    return batch_size * (1 + mu + mu * FORWARD_ONLY_COST)
+
+
 def technique_costs(profile: DataProfile, training: Dict[str, Any], semi: Dict[str, Any],
                     consistency: Dict[str, Any], rounds: int = 2) -> Dict[str, float]:
     """Each technique's cost in units of one supervised training over all the images (see FIXED_COSTS)."""
@@ -394,7 +408,7 @@ def technique_costs(profile: DataProfile, training: Dict[str, Any], semi: Dict[s
         "refit": plain * (1 + profile.eval_images / max(profile.labeled, 1)), "architecture_changes": ARCHITECTURE_CHANGES_COST * plain,
         "optimization": 2.5 * plain, "augmentation_search": 2.5 * plain,
         "self_distillation": 1.2 * plain, "distillation": 1.2 * plain, "blend_search": 1.5 * plain,
-        "consistency_training": steps * consistency["batch_size"] * (1 + 2 * consistency["mu"]) / unit,
+        "consistency_training": steps * fixmatch_step_images(consistency["batch_size"], consistency["mu"]) / unit,
         # A round: a student trains on labeled + pseudo-labeled images under strong noise (RandAugment, dropout),
         # measured ~2x a plain epoch on CPU; the second round is gated but budgeted.
         "noisy_student": 2.0 * rounds,

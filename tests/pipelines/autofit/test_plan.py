@@ -199,3 +199,17 @@ def test_quick_budget_tries_one_candidate_beside_the_plain_training():
     assert decisions(forced)["optimization"] == FORCED and decisions(forced)["consistency_training"] == TRY
     standard = make_plan(profile(eval_images=100), {}, "standard")
     assert sum(d.decision == TRY and d.name not in ("calibration", "refit") for d in standard.techniques) > 1
+
+
+def test_a_fixmatch_step_costs_its_trained_images_plus_a_third_for_weak_views_it_only_predicts():
+    from pipelines.autofit.plan import (
+        consistency_schedule, fixmatch_step_images, semi_supervised_schedule, technique_costs,
+    )
+
+    assert fixmatch_step_images(32, 3) == pytest.approx(32 + 96 + 96 / 3)  # 160 images, not 32 * (1 + 2 * 3) = 224
+    data = profile(labeled=400, unlabeled=3500, eval_images=100)
+    semi, fixmatch = semi_supervised_schedule(data), consistency_schedule(data, "standard")
+    costs = technique_costs(data, {"epochs": 20}, semi, fixmatch)
+    steps = fixmatch["epochs"] * fixmatch["steps_per_epoch"]
+    unit = semi["epochs"] * (400 + 3500)
+    assert costs["consistency_training"] == pytest.approx(steps * 160 / unit)
