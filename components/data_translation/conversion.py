@@ -119,7 +119,7 @@ class ExampleBuilder:
             if not self._config.convert_channels:
                 raise images.RecordError(
                     f"image has {record.channels} channels but the dataset has {channels} "
-                    "(set convert_channels=True to convert)"
+                    "(convert_channels is false: set it true to convert)"
                 )
             encoded = images.convert_channels(encoded, channels)
         split = self._split(record)

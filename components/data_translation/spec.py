@@ -63,7 +63,10 @@ class TranslationConfig:
       unlabeled_dir: image_folder directory name whose images are unlabeled.
       include_unlabeled: write unlabeled images to the `unlabeled` split.
       channels: 1, 3 or 4 to fix the channel count; None takes the majority.
-      convert_channels: convert other channel counts instead of rejecting.
+      convert_channels: convert images with another channel count to
+        `channels` (grayscale copied into colour, alpha dropped, colour to
+        luminance), as image loaders do; counted in the DataSpec and warned
+        about. False rejects them (each named in the rejected-records report).
       box_tolerance: normalized distance a box may stick out of the image
         before it is rejected (it is clipped).
       source_fingerprint: set by the pipeline builder from the source files
@@ -83,7 +86,7 @@ class TranslationConfig:
     unlabeled_dir: str = "unlabeled"
     include_unlabeled: bool = True
     channels: Optional[int] = None
-    convert_channels: bool = False
+    convert_channels: bool = True
     box_tolerance: float = 0.01
     source_fingerprint: Optional[str] = None
 

@@ -69,7 +69,8 @@ class MakeExample(beam.DoFn):
     its file to the TFRecord sink; the class list and channel count arrive as
     side inputs, and so do the `dedupe.record_key`s of duplicates already
     rejected (skipped here without a second report). Also emits, on STATS,
-    (split, counted class names, height, width) per written record, and on
+    (split, counted class names, height, width, channels converted from: 0 when
+    the image already had the dataset's channels) per written record, and on
     HASHES (64-bit digest of the encoded image, split, source id) for the
     leakage check.
     """
@@ -126,6 +127,7 @@ class MakeExample(beam.DoFn):
             yield beam.pvalue.TaggedOutput(REJECTED, reject(decoded, str(error), STAGE_BUILD))
             return
         yield split, example.SerializeToString()
-        yield beam.pvalue.TaggedOutput(STATS, (split, counted, decoded.height, decoded.width))
+        converted_from = decoded.channels if decoded.channels != channels else 0
+        yield beam.pvalue.TaggedOutput(STATS, (split, counted, decoded.height, decoded.width, converted_from))
         digest = leakage.content_digest(decoded.encoded_image)
         yield beam.pvalue.TaggedOutput(HASHES, (digest, split, decoded.source_id))

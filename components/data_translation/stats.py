@@ -12,8 +12,8 @@ from components.types import features
 from components.data_translation.records import STAGE_DUPLICATE, STAGE_LINK
 from components.types.data_spec import DataSpecContent, SizeStats, SplitStats, choose_image_size, data_warnings
 
-# (split, class names counted for the record, height, width)
-StatsItem = Tuple[str, Sequence[str], int, int]
+# (split, class names counted for the record, height, width[, channels it was converted from, 0: not converted])
+StatsItem = Tuple
 # Events the summary counts: a record read, a record rejected, a record written (with its StatsItem).
 READ, REJECTED, WRITTEN = "read", "rejected", "written"
 
@@ -31,7 +31,8 @@ def _prune_sizes(sizes: collections.Counter) -> None:
 
 
 class SummaryFn(beam.CombineFn):
-    """Counts read/rejected/written records, per split and class, rejections per stage, and image sizes.
+    """Counts read/rejected/written records, per split and class, rejections per stage, image sizes, and
+    images converted to the dataset's channel count (by the channel count they had).
 
     Sizes: height/width min, max, sum, exact per-dimension histograms (for the
     median) and the most common (height, width) pairs. A REJECTED event
@@ -47,6 +48,7 @@ class SummaryFn(beam.CombineFn):
             "width_histogram": collections.Counter(),
             "sizes": collections.Counter(),
             "rejected_by_stage": collections.Counter(),
+            "channels_converted": collections.Counter(),
             READ: 0,
             REJECTED: 0,
             WRITTEN: 0,
@@ -64,7 +66,9 @@ class SummaryFn(beam.CombineFn):
         if kind == REJECTED:
             accumulator["rejected_by_stage"][item or "unknown"] += 1
         elif kind == WRITTEN:
-            split, names, height, width = item
+            split, names, height, width, *converted_from = item
+            if converted_from and converted_from[0]:
+                accumulator["channels_converted"][int(converted_from[0])] += 1
             stats = accumulator["splits"].setdefault(split, {"count": 0, "per_class": collections.Counter()})
             stats["count"] += 1
             stats["per_class"].update(names)
@@ -86,8 +90,8 @@ class SummaryFn(beam.CombineFn):
             for key in ("height", "width"):
                 if accumulator[key][0] is not None:
                     self._extend(merged[key], *accumulator[key])
-            for key in ("height_histogram", "width_histogram", "sizes", "rejected_by_stage"):
-                merged[key].update(accumulator[key])
+            for key in ("height_histogram", "width_histogram", "sizes", "rejected_by_stage", "channels_converted"):
+                merged[key].update(accumulator.get(key, {}))
             for key in (READ, REJECTED, WRITTEN):
                 merged[key] += accumulator[key]
         _prune_sizes(merged["sizes"])
@@ -106,6 +110,7 @@ class SummaryFn(beam.CombineFn):
             for (height, width), count in sorted(accumulator["sizes"].items(), key=lambda item: (-item[1], item[0]))
         ][:COMMON_SIZES_REPORTED]
         output["rejected_by_stage"] = dict(sorted(accumulator["rejected_by_stage"].items()))
+        output["channels_converted"] = {str(key): count for key, count in sorted(accumulator["channels_converted"].items())}
         return output
 
 
@@ -227,6 +232,7 @@ def data_spec_content(
         image_size=image_size,
         image_size_reason=reason,
         leakage=dict(summary.get("leakage") or {}),
+        channels_converted={str(key): int(count) for key, count in (counts.get("channels_converted") or {}).items()},
     )
     content.warnings = data_warnings(content)
     return content

@@ -53,8 +53,10 @@ class DataSpecContent:
       leakage: byte-identical images found in more than one labeled split
         (`images_in_several_splits`, `split_pairs`, `examples` of source ids)
         and `duplicate_records` beyond the first copy of any image.
+      channels_converted: images converted to `channels`, by the channel
+        count they had ({"1": 12, "4": 3}: 12 grayscale, 3 with alpha).
       warnings: one line per hazard found (single class, tiny eval split,
-        mixed sizes, leakage, unlabeled only); see `data_warnings`.
+        mixed sizes, converted channels, leakage, unlabeled only); see `data_warnings`.
     """
 
     task: str
@@ -77,6 +79,7 @@ class DataSpecContent:
     image_size: List[int] = dataclasses.field(default_factory=list)
     image_size_reason: str = ""
     leakage: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    channels_converted: Dict[str, int] = dataclasses.field(default_factory=dict)
     warnings: List[str] = dataclasses.field(default_factory=list)
 
     def __post_init__(self):
@@ -167,6 +170,8 @@ def data_warnings(content: DataSpecContent) -> List[str]:
             )
     if content.image_size_reason.startswith("image sizes vary"):
         warnings.append(content.image_size_reason)
+    if content.channels_converted:
+        warnings.append(channels_converted_line(content.channels_converted, content.channels))
     if content.leakage.get("images_in_several_splits"):
         pairs = ", ".join(f"{pair}: {count}" for pair, count in content.leakage.get("split_pairs", {}).items())
         warnings.append(
@@ -174,6 +179,19 @@ def data_warnings(content: DataSpecContent) -> List[str]:
             f"split ({pairs}), e.g. {content.leakage.get('examples', [])[:2]}; held-out scores will be optimistic."
         )
     return warnings
+
+
+CHANNEL_NAMES = {1: "grayscale", 2: "grayscale + alpha", 3: "colour", 4: "colour + alpha"}
+
+
+def channels_converted_line(converted: Dict[str, int], channels: int) -> str:
+    """One line: how many images were converted to the dataset's channel count, from what."""
+    parts = ", ".join(f"{count} {CHANNEL_NAMES.get(int(source), f'{source}-channel')}"
+                      for source, count in sorted(converted.items(), key=lambda item: int(item[0])))
+    dropped = " (alpha dropped)" if channels in (1, 3) and any(int(source) in (2, 4) for source in converted) else ""
+    return (f"channels converted: {sum(converted.values())} images had another channel count than the dataset's "
+            f"{channels} ({parts}) and were converted{dropped}; set `channels:` to choose the count, or "
+            "`convert_channels: false` to reject such images instead.")
 
 
 def trainability_problem(content: DataSpecContent) -> Optional[str]:

@@ -14,7 +14,7 @@ import logging
 import os
 import tempfile
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from pipelines.autofit.plan import Plan, make_plan
 from pipelines.autofit.profile import profile_from_data_spec
@@ -169,6 +169,7 @@ def summarize(config: RunConfig, seconds: float) -> Dict[str, Any]:
     data_decisions = [f"{component}: {text}" for component, text in lineage_lib.run_decisions(graph)]
     summary = {
         "seconds": round(seconds, 1),
+        "data": data_summary(graph),
         "refit": refit,
         "data_decisions": data_decisions,
         "champion": decisions["champion"] if decisions else "Training",
@@ -191,6 +192,32 @@ def summarize(config: RunConfig, seconds: float) -> Dict[str, Any]:
     return summary
 
 
+def data_summary(graph) -> Optional[Dict[str, Any]]:
+    """What translation read, wrote and rejected, and its warnings: a run must not hide lost images."""
+    from pipelines import lineage as lineage_lib
+    from components.types.data_spec import read_data_spec
+
+    artifact = lineage_lib.find_output(graph, "DataTranslation", "data_spec")
+    if artifact is None:
+        return None
+    spec = read_data_spec(artifact.uri)
+    return {"read": spec.records_read, "written": spec.records_written, "rejected": spec.records_rejected,
+            "rejected_report": spec.rejected_report, "rejected_by_stage": dict(spec.rejected_by_stage),
+            "channels_converted": dict(spec.channels_converted), "warnings": list(spec.warnings)}
+
+
+def data_lines(data: Optional[Dict[str, Any]]) -> List[str]:
+    """`[data]` lines: rejected images (with where their reasons are) and translation's warnings."""
+    if not data:
+        return []
+    lines = []
+    if data.get("rejected"):
+        lines.append(f"[data] {data['rejected']} of {data['read']} records rejected, {data['written']} used; each "
+                     f"is named with its reason in {data.get('rejected_report')}")
+    lines.extend(f"[data] {warning}" for warning in data.get("warnings") or [])
+    return lines
+
+
 def wilson_interval(proportion: float, trials: int, z: float = 1.96):
     """Two-sided 95% Wilson score interval of an accuracy measured on `trials` images."""
     denominator = 1 + z * z / trials
@@ -203,6 +230,7 @@ def summary_lines(summary: Dict[str, Any]):
     evaluation = summary["evaluation"]
     metrics = evaluation["metrics"]
     lines = ["", "=" * 72]
+    lines.extend(data_lines(summary.get("data")))
     for decision in summary.get("data_decisions") or []:
         lines.append(f"[decided] {decision}")
     selection = summary.get("selection")

@@ -33,14 +33,15 @@ def _assert_rejections(result, good, expected):
 
 def test_bad_images_in_folders(tmp_path):
     good, expected = bad_inputs.bad_image_folder(str(tmp_path / "folder"))
-    config = TranslationConfig(format="image_folder", path=str(tmp_path / "folder"))
+    config = TranslationConfig(format="image_folder", path=str(tmp_path / "folder"), convert_channels=False)
     result = translate_and_read(config, str(tmp_path / "out"))
     _assert_rejections(result, good, expected)
-    assert result.content.channels == 1  # The majority; the RGB minority was rejected.
+    assert result.content.channels == 1  # The majority; the RGB minority was rejected (strict mode).
+    assert not result.content.channels_converted
     assert result.content.rejected_report.startswith(result.data_spec_dir)
 
 
-def test_mixed_channels_convert_when_configured(tmp_path):
+def test_mixed_channels_convert_by_default_counted_and_warned(tmp_path):
     root = tmp_path / "folder"
     for index in range(3):
         (root / "x").mkdir(parents=True, exist_ok=True)
@@ -49,9 +50,14 @@ def test_mixed_channels_convert_when_configured(tmp_path):
     (root / "x" / "alpha.png").write_bytes(bad_inputs.image_bytes(mode="RGBA", seed=8))
     bitmap = bad_inputs.image_bytes(mode="RGB", fmt="BMP", seed=4)
     (root / "x" / "bitmap.bmp").write_bytes(bitmap)
-    config = TranslationConfig(format="image_folder", path=str(root), convert_channels=True)
+    config = TranslationConfig(format="image_folder", path=str(root))  # convert_channels defaults to true
     result = translate_and_read(config, str(tmp_path / "out"))
     assert result.content.records_written == 6 and result.content.channels == 3
+    assert result.content.records_rejected == 0
+    assert result.content.channels_converted == {"1": 1, "4": 1}  # the gray and the alpha image, nothing else
+    warning = [line for line in result.content.warnings if line.startswith("channels converted")]
+    assert warning and "2 images" in warning[0] and "1 grayscale, 1 colour + alpha" in warning[0]
+    assert "alpha dropped" in warning[0]
     for example in result.examples.values():
         assert example.channels == 3 and example.image.shape == (24, 32, 3)
     converted = result.examples["x/bitmap.bmp"]

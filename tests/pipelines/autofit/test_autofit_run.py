@@ -163,3 +163,26 @@ def test_summary_prints_the_decisions_components_made_from_the_data():
     assert len(decided) == 1 and "no mirroring" in decided[0]
     assert lines.index(decided[0]) < next(i for i, line in enumerate(lines) if line.startswith("[dropped]"))
     assert not [line for line in autofit_run.summary_lines(dict(summary, data_decisions=[])) if "[decided]" in line]
+
+
+def test_summary_says_what_translation_rejected_and_warned_before_the_decisions():
+    data = {"read": 358, "written": 234, "rejected": 124, "rejected_report": "/run/rejected_records.jsonl",
+            "warnings": ["channels converted: 73 images ...", "tiny eval split: 16 images ..."]}
+    summary = {"data": data, "data_decisions": [], "selection": None, "champion": "Training", "refit": None,
+               "seconds": 1.0, "metadata": "m.sqlite", "report": None,
+               "evaluation": {"metrics": {"accuracy": 0.9, "split": "test", "num_examples": 10}, "blessed": True}}
+    lines = autofit_run.summary_lines(summary)
+    shown = [line for line in lines if line.startswith("[data] ")]
+    assert shown[0] == ("[data] 124 of 358 records rejected, 234 used; each is named with its reason in "
+                        "/run/rejected_records.jsonl")
+    assert shown[1:] == ["[data] channels converted: 73 images ...", "[data] tiny eval split: 16 images ..."]
+    clean = autofit_run.summary_lines(dict(summary, data=dict(data, rejected=0, written=358, warnings=[])))
+    assert not [line for line in clean if line.startswith("[data]")]
+
+
+def test_the_finished_run_summarizes_its_data(finished):
+    _, summary, lines = finished
+    data = summary["data"]
+    assert data["read"] == data["written"] + data["rejected"] and data["written"] > 0
+    assert [f"[data] {warning}" for warning in data["warnings"]] == [line for line in lines if line.startswith(
+        "[data] ") and "records rejected" not in line]
