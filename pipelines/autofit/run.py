@@ -218,6 +218,15 @@ def data_lines(data: Optional[Dict[str, Any]]) -> List[str]:
     return lines
 
 
+def dense_metrics(metrics: Dict[str, Any]) -> str:
+    """Detection's COCO mAPs or segmentation's IoUs, the headline where there is no accuracy; else n/a."""
+    from components.evaluation.metrics import DETECTION_METRICS, SEGMENTATION_METRICS
+
+    shown = [f"{name} {float(metrics[name]):.4f}" for name in DETECTION_METRICS + SEGMENTATION_METRICS
+             if isinstance(metrics.get(name), (int, float))]
+    return ", ".join(shown) or "n/a"
+
+
 def wilson_interval(proportion: float, trials: int, z: float = 1.96):
     """Two-sided 95% Wilson score interval of an accuracy measured on `trials` images."""
     denominator = 1 + z * z / trials
@@ -240,7 +249,7 @@ def summary_lines(summary: Dict[str, Any]):
             lines.append(f"[{mark}] {decision['candidate']}: {decision['reason']}")
     lines.append(f"champion: {summary['champion']}")
     interval = metrics.get("accuracy_interval")
-    shown = f"{metrics['accuracy']:.4f}" if "accuracy" in metrics else "n/a"
+    shown, what = (f"{metrics['accuracy']:.4f}", "accuracy") if "accuracy" in metrics else (dense_metrics(metrics), "metrics")
     if interval:
         shown += f" (95% interval {interval[0]:.4f}-{interval[1]:.4f})"
     refit = summary.get("refit")
@@ -251,7 +260,7 @@ def summary_lines(summary: Dict[str, Any]):
                   ", the recipe before refit (the refitted model trained on these images)")
     elif refit:
         lines.append(f"refit: {refit.get('refit_reason')}")
-    lines.append(f"held-out accuracy ({metrics.get('split')}, {metrics.get('num_examples')} images{scored}): {shown}   "
+    lines.append(f"held-out {what} ({metrics.get('split')}, {metrics.get('num_examples')} images{scored}): {shown}   "
                  f"blessed: {evaluation['blessed']}")
     before = (refit or {}).get("before") if (refit or {}).get("refit") else None
     if before and "accuracy" in before:

@@ -186,3 +186,17 @@ def test_the_finished_run_summarizes_its_data(finished):
     assert data["read"] == data["written"] + data["rejected"] and data["written"] > 0
     assert [f"[data] {warning}" for warning in data["warnings"]] == [line for line in lines if line.startswith(
         "[data] ") and "records rejected" not in line]
+
+
+def test_summary_headline_of_detection_and_segmentation_runs_is_their_own_metrics():
+    base = {"data_decisions": [], "selection": None, "champion": "Training", "refit": None, "seconds": 1.0,
+            "metadata": "m.sqlite", "report": None}
+    detection = dict(base, evaluation={"blessed": False, "metrics": {
+        "map": 0.109, "map_50": 0.213, "map_75": 0.098, "mar_100": 0.536, "split": "test", "num_examples": 200}})
+    line = next(line for line in autofit_run.summary_lines(detection) if line.startswith("held-out"))
+    assert line.startswith("held-out metrics (test, 200 images): map 0.1090, map_50 0.2130, map_75 0.0980, "
+                           "mar_100 0.5360")
+    segmentation = dict(base, evaluation={"blessed": True, "metrics": {
+        "mean_iou": 0.6, "pixel_accuracy": 0.97, "foreground_iou": 0.8, "split": "eval", "num_examples": 9}})
+    line = next(line for line in autofit_run.summary_lines(segmentation) if line.startswith("held-out"))
+    assert "mean_iou 0.6000, pixel_accuracy 0.9700, foreground_iou 0.8000" in line and "n/a" not in line
