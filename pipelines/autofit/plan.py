@@ -129,7 +129,10 @@ class Plan:
         out.append("  training: " + ", ".join(f"{k}={v}" for k, v in self.training.items()) + learned)
         for key, reason in self.training_reasons.items():
             out.append(f"    {key}: {reason}")
-        if self.profile.eval_images:
+        if self.profile.eval_images and self.profile.task in ("detection", "segmentation"):
+            out.append(f"  held out: {self.profile.eval_images} eval images score the trained model (mAP / IoU); no "
+                       f"candidates are compared for {self.profile.task} yet")
+        elif self.profile.eval_images:
             resolution = 100 * self.profile.accuracy_resolution()
             advice = ("; hold out more of the labeled images to resolve smaller gains"
                       if resolution > SEARCH_RESOLUTION_PP else "")
@@ -266,11 +269,20 @@ def make_plan(
         {"iterations": 1, SECOND_ROUND: label != "quick"})
     add("optimization", task_ok, "learn learning rate (range test), batch size and epochs (early stopping); "
         "the training with them is a candidate against the planned settings")
-    search_ok = profile.task in ("classification", "detection") and resolution <= SEARCH_RESOLUTION_PP
-    add("augmentation_search", search_ok,
-        f"eval split of {profile.eval_images} images resolves ~±{resolution:.1f} pp"
-        + ("; the training with the searched policy is a candidate against the plain one" if search_ok else "")
-        + ("" if search_ok else f"; policies differ by less than that, so no policy is chosen on it"))
+    if profile.task == "detection":
+        # Champion selection scores classifiers per example; a detector trained with the searched policy could not
+        # be compared with the plain one, and one proxy run's mAP moves 2-10 points between seeds
+        # (benchmarks/results/detection_box_prior.md): the search runs when asked, never as an unchecked pick.
+        add("augmentation_search", False, "detection: the searched policy could not be checked against the plain "
+            "training (candidates are compared on classification scores; the search's proxy mAP moves 2-10 points "
+            "between seeds), so autofit leaves the box-aware default augmentation; `augmentation_search: {}` "
+            "searches the policy and box prior and trains with them")
+    else:
+        search_ok = profile.task == "classification" and resolution <= SEARCH_RESOLUTION_PP
+        add("augmentation_search", search_ok,
+            f"eval split of {profile.eval_images} images resolves ~±{resolution:.1f} pp"
+            + ("; the training with the searched policy is a candidate against the plain one" if search_ok else "")
+            + ("" if search_ok else f"; policies differ by less than that, so no policy is chosen on it"))
     add("contrastive", has_unlabeled and thorough,
         f"{unlabeled_reason}: self-supervised pretraining" + ("" if thorough else " (thorough budget only)"))
     add("label_smoothing", task_ok and label != "quick" and not has_unlabeled,

@@ -213,3 +213,14 @@ def test_a_fixmatch_step_costs_its_trained_images_plus_a_third_for_weak_views_it
     steps = fixmatch["epochs"] * fixmatch["steps_per_epoch"]
     unit = semi["epochs"] * (400 + 3500)
     assert costs["consistency_training"] == pytest.approx(steps * 160 / unit)
+
+
+def test_detection_plans_no_unchecked_policy_search_and_no_accuracy_resolution():
+    plan = make_plan(profile(task="detection", labeled=4000, unlabeled=0, eval_images=3000), {}, "thorough")
+    search = plan.decision("augmentation_search")
+    assert search.decision == SKIP and "`augmentation_search: {}`" in search.reason  # even where eval is large
+    forced = make_plan(profile(task="detection", unlabeled=0), {"augmentation_search": {}}, "standard")
+    assert forced.decision("augmentation_search").decision == FORCED
+    held_out = [line for line in plan.lines() if line.startswith("  held out:")]
+    assert held_out == ["  held out: 3000 eval images score the trained model (mAP / IoU); no candidates are "
+                        "compared for detection yet"]
