@@ -20,7 +20,7 @@ class DataProfile:
       min_per_class / median_per_class: labeled training images of the rarest / median class.
       eval_images: held-out images the decisions are measured on.
       unlabeled: images in the `unlabeled` split.
-      height, width: image size the models train at (DataSpec's largest, as training resizes).
+      height, width: image size the models train at (DataSpec's image_size, the median; else the largest).
       has_target: a target domain was given (domain adaptation).
     """
 
@@ -72,8 +72,9 @@ def profile_from_data_spec(spec: DataSpecContent, has_target: bool = False) -> D
         eval_images=spec.split_count(EVAL),
         test_images=spec.split_count(TEST),
         unlabeled=spec.split_count(UNLABELED),
-        height=int(spec.height.maximum),
-        width=int(spec.width.maximum),
+        # The size training resizes to (DataSpec.image_size: the median), else the largest seen.
+        height=int(spec.image_size[0]) if spec.image_size else int(spec.height.maximum),
+        width=int(spec.image_size[1]) if spec.image_size else int(spec.width.maximum),
         channels=spec.channels,
         has_target=has_target,
     )

@@ -110,6 +110,8 @@ def test_profile_from_data_spec_counts_splits_and_classes():
     assert (result.labeled, result.min_per_class, result.unlabeled, result.eval_images) == (30, 10, 300, 8)
     assert result.unlabeled_ratio == 10.0 and result.width == 48
     assert result.to_dict()["accuracy_resolution_pp"] > 20  # 8 eval images resolve nothing
+    spec.image_size = [32, 40]  # translation's choice (the median): what training resizes to
+    assert (profile_from_data_spec(spec).height, profile_from_data_spec(spec).width) == (32, 40)
 
 
 def test_quick_budget_with_fixmatch_has_no_refit_unless_forced():
