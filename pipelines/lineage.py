@@ -327,6 +327,8 @@ def run_decisions(lineage: Lineage) -> List[Tuple[str, str]]:
         for edge in lineage.outputs_of(execution.id):
             artifact = lineage.artifacts.get(edge.artifact_id)
             text = artifact.properties.get(RUN_DECISION) if artifact is not None else None
-            if text and (execution.component, text) not in found:  # a cached execution links the same artifact
+            # Once per decision, credited to the first execution that recorded it: a cached execution links the same
+            # artifact again, and a component passing a model on (selection) may carry its properties along.
+            if text and text not in {seen for _, seen in found}:
                 found.append((execution.component, text))
     return found

@@ -13,6 +13,7 @@ from components.champion_selection import selection
 from components.champion_selection import spec as keys
 from components.common import artifact_io, model_io
 from components.common.executor_base import ComponentExecutor
+from components.common.mlmd_metrics import RUN_DECISION
 from components.common.splits import examples_splits
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class Executor(ComponentExecutor):
     @staticmethod
     def _record(model_out, champion_artifact, result, champion_index) -> None:
         for name, value in champion_artifact.mlmd_artifact.custom_properties.items():
+            if name == RUN_DECISION:  # the trainer's decision, not selection's (lineage.run_decisions credits it)
+                continue
             if value.HasField("double_value"):
                 model_out.set_float_custom_property(name, value.double_value)
             elif value.HasField("string_value"):

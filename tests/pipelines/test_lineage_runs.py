@@ -126,3 +126,20 @@ def test_evaluation_summary_reports_the_latest_run(two_run_store, tmp_path):
     assert summary["evaluation_uri"] == str(tmp_path / "evaluation_1")
     with pytest.raises(RuntimeError, match="No execution of component 'Calibration'"):
         results.evaluation_summary(two_run_store, component="Calibration")
+
+
+def test_run_decisions_credit_each_decision_once_to_the_component_that_made_it():
+    from components.common.mlmd_metrics import RUN_DECISION
+    from pipelines.lineage import ArtifactNode, Edge, ExecutionNode, Lineage, run_decisions
+
+    mirror = "trained briefly on unmirrored images: no mirroring in the weak view"
+    executions = [ExecutionNode(1, "ConsistencyTraining", "t", "COMPLETE", {}),
+                  ExecutionNode(2, "ChampionSelection", "t", "COMPLETE", {}),  # carries the champion's properties
+                  ExecutionNode(3, "Calibration", "t", "COMPLETE", {})]
+    artifacts = {10: ArtifactNode(10, "Model", "a", {RUN_DECISION: mirror}),
+                 11: ArtifactNode(11, "Model", "b", {RUN_DECISION: mirror}),
+                 12: ArtifactNode(12, "Model", "c", {RUN_DECISION: "temperature 1.2"})}
+    edges = [Edge(10, 1, "output", "model"), Edge(10, 2, "input", "candidates"), Edge(11, 2, "output", "model"),
+             Edge(12, 3, "output", "calibrated_model")]
+    assert run_decisions(Lineage(executions, artifacts, edges)) == [
+        ("ConsistencyTraining", mirror), ("Calibration", "temperature 1.2")]

@@ -118,3 +118,21 @@ def test_a_candidate_identical_to_the_champion_is_named_as_such():
     other = scores.copy()
     other[0] = 1 - other[0]
     assert "same predictions" not in select_champion(["A", "B"], [scores, other]).decisions[0].reason
+
+
+def test_the_champion_model_carries_its_properties_but_not_its_trainers_run_decision():
+    from tfx.types import standard_artifacts
+
+    from components.champion_selection import spec as keys
+    from components.champion_selection.executor import Executor
+    from components.common.mlmd_metrics import RUN_DECISION
+
+    trained, chosen = standard_artifacts.Model(), standard_artifacts.Model()
+    trained.set_string_custom_property(RUN_DECISION, "no mirroring in the weak view")
+    trained.set_float_custom_property("eval_accuracy", 0.97)
+    result = select_champion(["Training"], [np.ones(10)], num_resamples=50)
+    Executor._record(chosen, trained, result, 0)
+    properties = chosen.mlmd_artifact.custom_properties
+    assert properties["eval_accuracy"].double_value == 0.97
+    assert properties[keys.CHAMPION_PROPERTY].string_value == "Training"
+    assert RUN_DECISION not in properties  # the decision stays credited to the trainer (lineage.run_decisions)
