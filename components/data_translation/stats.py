@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import apache_beam as beam
 
@@ -12,8 +12,9 @@ from components.types import features
 from components.data_translation.records import STAGE_DUPLICATE, STAGE_LINK
 from components.types.data_spec import DataSpecContent, SizeStats, SplitStats, choose_image_size, data_warnings
 
-# (split, class names counted for the record, height, width[, channels it was converted from, 0: not converted])
-StatsItem = Tuple
+# (split, class names counted for the record, height, width, channels it was converted from: 0 when not converted);
+# the summary also takes the first four alone (nothing converted).
+StatsItem = Union[Tuple[str, Sequence[str], int, int, int], Tuple[str, Sequence[str], int, int]]
 # Events the summary counts: a record read, a record rejected, a record written (with its StatsItem).
 READ, REJECTED, WRITTEN = "read", "rejected", "written"
 
