@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 
@@ -12,9 +12,8 @@ from components.types import features
 from components.data_translation.records import STAGE_DUPLICATE, STAGE_LINK
 from components.types.data_spec import DataSpecContent, SizeStats, SplitStats, choose_image_size, data_warnings
 
-# (split, class names counted for the record, height, width, channels it was converted from: 0 when not converted);
-# the summary also takes the first four alone (nothing converted).
-StatsItem = Union[Tuple[str, Sequence[str], int, int, int], Tuple[str, Sequence[str], int, int]]
+# (split, class names counted for the record, height, width, channels it was converted from: 0 when not converted)
+StatsItem = Tuple[str, Sequence[str], int, int, int]
 # Events the summary counts: a record read, a record rejected, a record written (with its StatsItem).
 READ, REJECTED, WRITTEN = "read", "rejected", "written"
 
@@ -67,9 +66,9 @@ class SummaryFn(beam.CombineFn):
         if kind == REJECTED:
             accumulator["rejected_by_stage"][item or "unknown"] += 1
         elif kind == WRITTEN:
-            split, names, height, width, *converted_from = item
-            if converted_from and converted_from[0]:
-                accumulator["channels_converted"][int(converted_from[0])] += 1
+            split, names, height, width, converted_from = item
+            if converted_from:
+                accumulator["channels_converted"][int(converted_from)] += 1
             stats = accumulator["splits"].setdefault(split, {"count": 0, "per_class": collections.Counter()})
             stats["count"] += 1
             stats["per_class"].update(names)
@@ -92,7 +91,7 @@ class SummaryFn(beam.CombineFn):
                 if accumulator[key][0] is not None:
                     self._extend(merged[key], *accumulator[key])
             for key in ("height_histogram", "width_histogram", "sizes", "rejected_by_stage", "channels_converted"):
-                merged[key].update(accumulator.get(key, {}))
+                merged[key].update(accumulator[key])
             for key in (READ, REJECTED, WRITTEN):
                 merged[key] += accumulator[key]
         _prune_sizes(merged["sizes"])

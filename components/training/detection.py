@@ -226,19 +226,16 @@ def build_detector(
     return model
 
 
-def fix_pyramid_batch_norm_momentum(model, momentum: float = FPN_BATCH_NORM_MOMENTUM) -> int:
-    """Gives the FPN's BatchNorm layers a moving-average momentum; returns how many were set.
+def fix_pyramid_batch_norm_momentum(model, momentum: float = FPN_BATCH_NORM_MOMENTUM) -> None:
+    """Gives the FPN's BatchNorm layers a moving-average momentum.
 
     keras-hub 0.25.1's FeaturePyramid passes its `batch_norm_epsilon` (0.001) as the momentum, so the
     moving statistics inference uses would be those of the last training batch alone. Keras reads
     `momentum` at each training step, so setting it on the built layers is enough.
     """
-    changed = 0
     for layer in model.backbone.feature_pyramid._flatten_layers(include_self=False):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = momentum
-            changed += 1
-    return changed
 
 
 def initialize_head_biases(model, prior_probability: float = CLASS_PRIOR_PROBABILITY) -> None:

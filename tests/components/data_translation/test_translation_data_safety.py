@@ -211,7 +211,7 @@ def test_leakage_and_size_summaries_do_not_depend_on_how_work_is_split():
     assert one["images_in_several_splits"] == 2 and one["records_involved"] == 5
     assert one["split_pairs"] == {"eval+test": 1, "eval+train": 2, "test+train": 1}
     assert one["duplicate_records"] == 5
-    events = [(stats.WRITTEN, ("train", ["a"], h, w)) for h, w in [(28, 28)] * 5 + [(400, 600)] * 2]
+    events = [(stats.WRITTEN, ("train", ["a"], h, w, 0)) for h, w in [(28, 28)] * 5 + [(400, 600)] * 2]
     events += [(stats.REJECTED, "link"), (stats.REJECTED, None)]
     summary = combine_in_parts(stats.SummaryFn(), events, 1)
     assert summary == combine_in_parts(stats.SummaryFn(), events, 4)

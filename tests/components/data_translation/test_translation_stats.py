@@ -8,8 +8,8 @@ EVENTS = [
     (stats.READ, None),
     (stats.READ, None),
     (stats.REJECTED, None),
-    (stats.WRITTEN, ("train", ["cat", "cat", "dog"], 20, 30)),
-    (stats.WRITTEN, ("eval", ["dog"], 40, 10)),
+    (stats.WRITTEN, ("train", ["cat", "cat", "dog"], 20, 30, 0)),
+    (stats.WRITTEN, ("eval", ["dog"], 40, 10, 1)),  # a grayscale image converted to the dataset's channels
 ]
 
 
@@ -18,6 +18,7 @@ def test_summary_is_the_same_for_any_number_of_workers():
     assert one == combine_in_parts(stats.SummaryFn(), EVENTS, 3)
     assert (one[stats.READ], one[stats.REJECTED], one[stats.WRITTEN]) == (3, 1, 2)
     assert one["splits"]["train"] == {"count": 1, "per_class": {"cat": 2, "dog": 1}}
+    assert one["channels_converted"] == {"1": 1}
     assert one["height"] == [20, 40, 60] and one["width"] == [10, 30, 40]
     content = stats.data_spec_content(
         {"counts": one, "class_names": ["cat", "dog"], "channels": 3}, "detection", "coco", "/r.jsonl"
