@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
 
 from tfx import types
 
@@ -18,6 +20,7 @@ from components.common.splits import examples_splits
 
 logger = logging.getLogger(__name__)
 SCORED_TASKS = ("classification", "multilabel")
+DENSE_TASKS = ("detection", "segmentation")  # scored by corpus metrics (mAP, mean IoU) under image resampling
 
 
 class Executor(ComponentExecutor):
@@ -46,8 +49,10 @@ class Executor(ComponentExecutor):
             result = selection.select_champion(names, scores, config.num_resamples, config.seed, config.confidence,
                                                uris=uris, proper_scores=brier if config.use_brier else None)
             metric = "accuracy" if data_spec.task == "classification" else "label_accuracy"
+        elif data_spec.task in DENSE_TASKS and config.split in examples_splits(examples):
+            result, metric = select_dense(names, uris, examples.uri, data_spec, config)
         else:
-            reason = (f"task {data_spec.task} is not scored per example here" if data_spec.task not in SCORED_TASKS
+            reason = (f"task {data_spec.task} is not scored here" if data_spec.task not in SCORED_TASKS + DENSE_TASKS
                       else f"no {config.split!r} split to compare on")
             if len(present) > 1:
                 logger.warning("%s: keeping the simplest candidate %s", reason, names[0])
@@ -59,7 +64,8 @@ class Executor(ComponentExecutor):
         self._record(model_out, present[champion_index][1], result, champion_index)
         report = self.single(output_dict, keys.SELECTION_KEY)
         payload = dict(result.to_dict(), metric=metric, split=config.split, confidence=config.confidence,
-                       num_resamples=config.num_resamples, missing=missing, use_brier=config.use_brier,
+                       num_resamples=config.num_resamples, missing=missing,
+                       use_brier=config.use_brier and data_spec.task in SCORED_TASKS,
                        refit="decided after selection (Refit, when planned, reruns the champion's recipe on train + eval)")
         artifact_io.write_json(os.path.join(report.uri, keys.SELECTION_FILE_NAME), payload)
         artifact_io.write_text(os.path.join(report.uri, keys.SUMMARY_FILE_NAME), "\n".join(summary_lines(payload)) + "\n")
@@ -84,6 +90,24 @@ class Executor(ComponentExecutor):
             model_out.set_float_custom_property(keys.CHAMPION_METRIC_PROPERTY, candidate["metric"])
             model_out.set_float_custom_property(keys.CHAMPION_LOW_PROPERTY, candidate["interval"][0])
             model_out.set_float_custom_property(keys.CHAMPION_HIGH_PROPERTY, candidate["interval"][1])
+
+
+def select_dense(names, uris, examples_uri: str, data_spec, config) -> Tuple[selection.SelectionResult, str]:
+    """(selection, metric) for detection / segmentation: every candidate scored on the same image resamples."""
+    from components.evaluation import resampled_metrics, task_evaluation
+
+    full, resampled, metric, num_images, counts = [], [], "", 0, None
+    for name, uri in zip(names, uris):
+        metric, num_images, scorer = task_evaluation.held_out_scorer(
+            uri, examples_uri, config.split, data_spec, config.batch_size)
+        if counts is None:
+            counts = resampled_metrics.bootstrap_counts(num_images, config.num_resamples, config.seed)
+        full.append(float(scorer(np.ones((1, num_images)))[0]))
+        resampled.append(scorer(counts))
+        logger.info("%s: %s %.4f on %d %s images", name, metric, full[-1], num_images, config.split)
+    result = selection.select_champion_resampled(names, resampled, full, metric, config.confidence, uris=uris,
+                                                 num_images=num_images)
+    return result, metric
 
 
 def summary_lines(payload: Dict[str, Any]) -> List[str]:

@@ -138,3 +138,51 @@ def select_champion(
         if kept_by:
             champion = index
     return SelectionResult(names[champion], candidates, decisions)
+
+
+def select_champion_resampled(
+    names: Sequence[str],
+    resampled: Sequence[np.ndarray],
+    full: Sequence[float],
+    metric: str,
+    confidence: float = 0.95,
+    uris: Optional[Sequence[str]] = None,
+    num_images: int = 0,
+) -> SelectionResult:
+    """The same walk as `select_champion` for corpus metrics (mAP, mean IoU) that are not per-image means.
+
+    Args:
+      resampled: per candidate, `[R]` metric values on the same R image resamples
+        (`components.evaluation.resampled_metrics`), so differences are paired.
+      full: per candidate, the metric on the split itself (what is reported).
+      metric: its name (`map`, `mean_iou`), for the decisions' text.
+    """
+    if not names:
+        raise ValueError("Champion selection needs at least one candidate.")
+    if not len(names) == len(resampled) == len(full):
+        raise ValueError(f"{len(names)} candidate names, {len(resampled)} resampled and {len(full)} full scores.")
+    tail = 1.0 - confidence
+    candidates = [
+        {"name": name, "metric": float(value), "interval": [float(np.quantile(values, tail / 2)),
+                                                             float(np.quantile(values, 1 - tail / 2))],
+         "model_uri": uris[index] if uris else ""}
+        for index, (name, values, value) in enumerate(zip(names, resampled, full))
+    ]
+    champion, decisions = 0, []
+    for index in range(1, len(names)):
+        differences = np.asarray(resampled[index]) - np.asarray(resampled[champion])
+        delta = float(full[index] - full[champion])
+        low, high = float(np.quantile(differences, tail)), float(np.quantile(differences, 1 - tail))
+        kept = low > 0
+        shown = f"{metric} {100 * delta:+.2f} points vs {names[champion]}, [{100 * low:+.2f}, {100 * high:+.2f}]"
+        if kept:
+            reason = f"{shown}: better beyond the noise of {num_images} eval images"
+        elif high < 0:
+            reason = f"{shown}: worse; keeps {names[champion]}"
+        else:
+            reason = f"{shown} includes 0: within the noise of {num_images} eval images; keeps the simpler {names[champion]}"
+        decisions.append(Comparison(names[index], names[champion], delta, [low, high], kept, reason,
+                                    kept_by=metric if kept else ""))
+        if kept:
+            champion = index
+    return SelectionResult(names[champion], candidates, decisions)

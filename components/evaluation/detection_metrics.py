@@ -177,16 +177,23 @@ def coco_detection_metrics(
 
 
 def _run_cocoeval(dataset: dict, detections: List[dict]):
+    evaluation = matched_cocoeval(dataset, detections)
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its tables
+        evaluation.accumulate()
+        evaluation.summarize()
+    return evaluation
+
+
+def matched_cocoeval(dataset: dict, detections: List[dict]):
+    """A pycocotools COCOeval (bbox) after `evaluate()`: per-image matches in `evalImgs`, nothing accumulated yet."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its tables
+    with contextlib.redirect_stdout(io.StringIO()):
         truth = COCO()
         truth.dataset = dataset
         truth.createIndex()
         evaluation = COCOeval(truth, truth.loadRes(detections), "bbox")
         evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
     return evaluation
 

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import numpy as np
 
 from absl import logging
 
 from components.common.artifact_io import write_bytes, write_json, write_text
-from components.evaluation import detection_metrics, overlays, report, segmentation_metrics
+from components.evaluation import detection_metrics, overlays, report, resampled_metrics, segmentation_metrics
 from components.types import examples_io, features
 from components.types.data_spec import DataSpecContent
 
@@ -38,14 +40,9 @@ def evaluate_task_model(
     model_uri: str, examples_uri: str, split: str, data_spec: DataSpecContent, batch_size: int, name: str = "model"
 ) -> Dict[str, Any]:
     """Loads the model artifact and scores it on `split` (see module docstring)."""
-    from components.training import detection, segmentation, task_export
-    from components.types.segmentation_io import load_segmentation_split
-
-    model = task_export.load_task_model(model_uri)
-    image_size = tuple(int(v) for v in model.input_shape[1:3])
+    images, image_size, truth, predicted = _predictions(model_uri, examples_uri, split, data_spec, batch_size)
     if data_spec.task == features.TASK_DETECTION:
-        images, boxes, labels = examples_io.load_detection_split(examples_uri, split, data_spec, image_size)
-        predicted = detection.predict_detections(model, images, batch_size)
+        boxes, labels = truth
         result = detection_metrics.coco_detection_metrics(
             boxes, labels, predicted["boxes"], predicted["scores"], predicted["classes"], image_size,
             data_spec.class_names,
@@ -57,17 +54,14 @@ def evaluate_task_model(
             )
             for i in range(min(NUM_OVERLAYS, len(images)))
         ]
-    elif data_spec.task == features.TASK_SEGMENTATION:
-        images, masks, _ = load_segmentation_split(examples_uri, split, data_spec, image_size)
-        predicted = segmentation.predict_class_ids(model, images, batch_size)
+    else:
+        masks = truth
         confusion = segmentation_metrics.confusion_matrix(masks, predicted, data_spec.num_classes)
         result = segmentation_metrics.segmentation_metrics(confusion, data_spec.class_names)
         pngs = [
             overlays.segmentation_overlay_png(images[i], masks[i], predicted[i], data_spec.num_classes)
             for i in range(min(NUM_OVERLAYS, len(images)))
         ]
-    else:
-        raise ValueError(f"evaluate_task_model scores {TASKS}; the DataSpec's task is {data_spec.task!r}.")
     result.update(
         task=data_spec.task, class_names=list(data_spec.class_names), num_examples=int(len(images)),
         num_unlabeled_skipped=0, image_size=list(image_size),
@@ -76,6 +70,47 @@ def evaluate_task_model(
     summary = ", ".join(f"{key}={value:.4f}" for key, value in result["metrics"].items())
     logging.info("%s on %d %s examples of split %r: %s", name, len(images), data_spec.task, split, summary)
     return result
+
+
+def _predictions(model_uri: str, examples_uri: str, split: str, data_spec: DataSpecContent, batch_size: int):
+    """(images, image size, ground truth, predictions) of the model artifact on `split`, at the model's input size.
+
+    Ground truth: (boxes, labels) for detection, class masks for segmentation; predictions: the serving outputs
+    (boxes, scores, classes) or per-pixel class ids.
+    """
+    from components.training import detection, segmentation, task_export
+    from components.types.segmentation_io import load_segmentation_split
+
+    if data_spec.task not in TASKS:
+        raise ValueError(f"Task-model evaluation scores {TASKS}; the DataSpec's task is {data_spec.task!r}.")
+    model = task_export.load_task_model(model_uri)
+    image_size = tuple(int(v) for v in model.input_shape[1:3])
+    if data_spec.task == features.TASK_DETECTION:
+        images, boxes, labels = examples_io.load_detection_split(examples_uri, split, data_spec, image_size)
+        return images, image_size, (boxes, labels), detection.predict_detections(model, images, batch_size)
+    images, masks, _ = load_segmentation_split(examples_uri, split, data_spec, image_size)
+    return images, image_size, masks, segmentation.predict_class_ids(model, images, batch_size)
+
+
+def held_out_scorer(
+    model_uri: str, examples_uri: str, split: str, data_spec: DataSpecContent, batch_size: int
+) -> Tuple[str, int, Callable[[np.ndarray], np.ndarray]]:
+    """(metric name, number of images, scorer): the scorer maps `[R, N]` image counts to `[R]` metric values.
+
+    The metric is the task's primary one, COCO mAP@[.5:.95] (detection) or mean IoU (segmentation), computed
+    from per-image evidence (resampled_metrics), so candidates scored on the same counts compare paired.
+    """
+    _, image_size, truth, predicted = _predictions(model_uri, examples_uri, split, data_spec, batch_size)
+    if data_spec.task == features.TASK_DETECTION:
+        evidence = resampled_metrics.detection_evidence(
+            truth[0], truth[1], predicted["boxes"], predicted["scores"], predicted["classes"], image_size,
+            data_spec.num_classes,
+        )
+        return (detection_metrics.MAP, evidence.num_images,
+                lambda counts: resampled_metrics.resampled_map(evidence, counts)[detection_metrics.MAP])
+    confusions = resampled_metrics.segmentation_evidence(truth, predicted, data_spec.num_classes)
+    return (segmentation_metrics.MEAN_IOU, len(confusions),
+            lambda counts: resampled_metrics.resampled_mean_iou(confusions, counts))
 
 
 def _stored(result: Dict[str, Any], **extra) -> Dict[str, Any]:

@@ -163,10 +163,12 @@ def data_warnings(content: DataSpecContent) -> List[str]:
         eval_count = content.split_count(features.EVAL_SPLIT)
         if 0 < eval_count < TINY_EVAL_IMAGES:
             half_width = 1.96 * 0.5 / eval_count**0.5
+            known = (f"accuracy on it is known only to about +/-{100 * half_width:.0f} pp (95%)"
+                     if content.task in (features.TASK_CLASSIFICATION, features.TASK_MULTILABEL) else
+                     "its mAP / IoU move by several points between resamples of its images")
             warnings.append(
-                f"tiny eval split: {eval_count} images, so accuracy on it is known only to about "
-                f"+/-{100 * half_width:.0f} pp (95%); raise eval_fraction or add labeled images before trusting "
-                "comparisons on it."
+                f"tiny eval split: {eval_count} images, so {known}; raise eval_fraction or add labeled images "
+                "before trusting comparisons on it."
             )
     if content.image_size_reason.startswith("image sizes vary"):
         warnings.append(content.image_size_reason)

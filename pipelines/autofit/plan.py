@@ -130,8 +130,9 @@ class Plan:
         for key, reason in self.training_reasons.items():
             out.append(f"    {key}: {reason}")
         if self.profile.eval_images and self.profile.task in ("detection", "segmentation"):
-            out.append(f"  held out: {self.profile.eval_images} eval images score the trained model (mAP / IoU); no "
-                       f"candidates are compared for {self.profile.task} yet")
+            metric = "COCO mAP@[.5:.95]" if self.profile.task == "detection" else "mean IoU"
+            out.append(f"  held out: {self.profile.eval_images} eval images score every candidate by {metric}; a "
+                       "candidate is kept only when better beyond their noise (paired resampling of the images)")
         elif self.profile.eval_images:
             resolution = 100 * self.profile.accuracy_resolution()
             advice = ("; hold out more of the labeled images to resolve smaller gains"
@@ -270,13 +271,14 @@ def make_plan(
     add("optimization", task_ok, "learn learning rate (range test), batch size and epochs (early stopping); "
         "the training with them is a candidate against the planned settings")
     if profile.task == "detection":
-        # Champion selection scores classifiers per example; a detector trained with the searched policy could not
-        # be compared with the plain one, and one proxy run's mAP moves 2-10 points between seeds
-        # (benchmarks/results/detection_box_prior.md): the search runs when asked, never as an unchecked pick.
-        add("augmentation_search", False, "detection: the searched policy could not be checked against the plain "
-            "training (candidates are compared on classification scores; the search's proxy mAP moves 2-10 points "
-            "between seeds), so autofit leaves the box-aware default augmentation; `augmentation_search: {}` "
-            "searches the policy and box prior and trains with them")
+        # The search's proxy mAP moves 2-10 points between seeds (benchmarks/results/detection_box_prior.md), so its
+        # pick is never taken unchecked: the detector trained with the searched policy and box prior is a candidate
+        # against the default box-aware augmentation, compared by COCO mAP on the eval images (paired resampling).
+        add("augmentation_search", profile.eval_images > 0,
+            (f"the detector trained with the searched policy and box prior is a candidate against the box-aware "
+             f"default augmentation, kept only when its COCO mAP on the {profile.eval_images} eval images is "
+             "better beyond their noise") if profile.eval_images else
+            "no eval split to check a searched policy on; the box-aware default augmentation is used")
     else:
         search_ok = profile.task == "classification" and resolution <= SEARCH_RESOLUTION_PP
         add("augmentation_search", search_ok,

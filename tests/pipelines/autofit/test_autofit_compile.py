@@ -104,6 +104,22 @@ def test_a_planned_policy_is_a_candidate_and_a_forced_one_augments_every_trainin
     assert json.loads(nodes["AugmentationSearch"].exec_properties["config"])["choose_baselines"] is True
 
 
+def test_a_detection_plan_compares_the_searched_policy_by_map_in_champion_selection(tmp_path):
+    profile = DataProfile("detection", 5, 1500, 100, 300.0, 400, 0, 0, 96, 96, 3)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "coco.json").write_text("{}")  # read at run time, not when the DAG is built
+    config = config_for(tmp_path, data={"format": "coco", "path": str(tmp_path / "data"), "task": "detection",
+                                                     "annotations": str(tmp_path / "data" / "coco.json")})
+    plan = make_plan(profile, config.techniques, "standard")
+    nodes = {node.id: node for node in create_components(config, plan)}
+    assert json.loads(nodes["AugmentationSearch"].exec_properties["config"])["choose_baselines"] is False
+    assert "augmentation_policy" not in nodes["Training"].inputs
+    selection = nodes["ChampionSelection"]
+    assert selection.inputs["candidate_1"] is nodes["TrainingAugmented"].outputs["model"]
+    assert json.loads(selection.exec_properties["config"])["candidate_names"] == ["Training", "TrainingAugmented"]
+    assert nodes["Evaluation"].inputs["model"] is selection.outputs["model"]
+
+
 def test_refit_follows_selection_and_the_test_split_scores_it(tmp_path):
     config = config_for(tmp_path)
     nodes = {node.id: node for node in create_components(config, semi_supervised_plan(config))}

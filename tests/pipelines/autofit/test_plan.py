@@ -217,12 +217,15 @@ def test_a_fixmatch_step_costs_its_trained_images_plus_a_third_for_weak_views_it
     assert costs["consistency_training"] == pytest.approx(steps * 160 / unit)
 
 
-def test_detection_plans_no_unchecked_policy_search_and_no_accuracy_resolution():
+def test_detection_plans_the_searched_policy_as_a_candidate_checked_by_map():
     plan = make_plan(profile(task="detection", labeled=4000, unlabeled=0, eval_images=3000), {}, "thorough")
     search = plan.decision("augmentation_search")
-    assert search.decision == SKIP and "`augmentation_search: {}`" in search.reason  # even where eval is large
+    assert search.decision == TRY and "COCO mAP on the 3000 eval images" in search.reason
+    blind = make_plan(profile(task="detection", labeled=4000, unlabeled=0, eval_images=0), {}, "thorough")
+    assert blind.decision("augmentation_search").decision == SKIP
+    assert "no eval split" in blind.decision("augmentation_search").reason
     forced = make_plan(profile(task="detection", unlabeled=0), {"augmentation_search": {}}, "standard")
     assert forced.decision("augmentation_search").decision == FORCED
     held_out = [line for line in plan.lines() if line.startswith("  held out:")]
-    assert held_out == ["  held out: 3000 eval images score the trained model (mAP / IoU); no candidates are "
-                        "compared for detection yet"]
+    assert held_out == ["  held out: 3000 eval images score every candidate by COCO mAP@[.5:.95]; a candidate is "
+                        "kept only when better beyond their noise (paired resampling of the images)"]
