@@ -188,12 +188,30 @@ def coco_map(true_boxes, true_labels, pred_boxes, pred_scores, pred_classes, hei
     return max(float(evaluation.stats[0]), 0.0)
 
 
+@dataclasses.dataclass(frozen=True)
+class ProxyResult:
+    """Held-out COCO mAP of one proxy training, and its per-image evidence for paired comparisons."""
+
+    map: float
+    evidence: object  # components.evaluation.resampled_metrics.DetectionEvidence
+
+
 def train_and_score(
     train: Arrays, held_out: Arrays, num_classes: int, policy: Policy, options: AugmentOptions,
     config: DetectionProxyConfig = DetectionProxyConfig(),
 ) -> float:
     """Trains a fresh proxy with `policy` under `options` and returns held-out COCO mAP on clean images."""
+    return train_and_evaluate(train, held_out, num_classes, policy, options, config).map
+
+
+def train_and_evaluate(
+    train: Arrays, held_out: Arrays, num_classes: int, policy: Policy, options: AugmentOptions,
+    config: DetectionProxyConfig = DetectionProxyConfig(),
+) -> ProxyResult:
+    """`train_and_score`'s training, returning the mAP with the evidence it was computed from."""
     import keras
+
+    from components.evaluation import resampled_metrics
 
     images, boxes, labels = (np.asarray(part) for part in train)
     if images.ndim != 4 or boxes.ndim != 3 or boxes.shape[-1] != 4 or labels.shape != boxes.shape[:2]:
@@ -232,7 +250,10 @@ def train_and_score(
     held_images, held_boxes, held_labels = (np.asarray(part) for part in held_out)
     outputs = model.predict(held_images, batch_size=config.batch_size, verbose=0)
     pred_boxes, pred_scores, pred_classes = (t.numpy() for t in decode(tf.constant(outputs), num_classes, config.max_detections))
-    return coco_map(held_boxes, held_labels, pred_boxes, pred_scores, pred_classes, height, width)
+    score = coco_map(held_boxes, held_labels, pred_boxes, pred_scores, pred_classes, height, width)
+    evidence = resampled_metrics.detection_evidence(
+        held_boxes, held_labels, pred_boxes, pred_scores, pred_classes, (height, width), num_classes)
+    return ProxyResult(score, evidence)
 
 
 def detection_scorer(

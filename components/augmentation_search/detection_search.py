@@ -21,6 +21,8 @@ import os
 import time
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
+
 from augment_ops.options import DEFAULT_OPTIONS, AugmentOptions
 from augment_ops.policy import Policy
 from components.augmentation_search import detection_proxy
@@ -65,6 +67,8 @@ class DetectionSearchResult:
     prior_scores: Dict[str, float]
     seconds: Dict[str, float]
     candidate_prior_scores: Dict[str, Dict[str, float]] = dataclasses.field(default_factory=dict)
+    # The best-scoring candidate against no augmentation, paired over the held-out images (noise_check).
+    comparison: Optional[Dict[str, object]] = None
 
 
 def detection_candidates(
@@ -92,30 +96,48 @@ def search_detection(
     priors: Sequence[str] = ("rectangle", "ellipse", "cross"),
     proxy_config: detection_proxy.DetectionProxyConfig = detection_proxy.DetectionProxyConfig(),
     base_options: AugmentOptions = DEFAULT_OPTIONS,
+    keep_simpler_within_noise: bool = False,
+    confidence: float = 0.95,
+    num_resamples: int = 2000,
 ) -> DetectionSearchResult:
     """Scores every candidate (rotating/shearing ones under each prior) and keeps the best.
 
     Ties keep the earlier candidate (and the earlier prior), so no
-    augmentation wins unless a policy scores strictly higher.
+    augmentation wins unless a policy scores strictly higher. The best is
+    then compared with no augmentation, paired over the held-out images
+    (`noise_check`); with `keep_simpler_within_noise` (the search's
+    `choose_baselines`) no augmentation is output unless the best is better
+    beyond that noise: one proxy run's mAP moves 2-10 points between seeds.
     """
     candidates = list(candidates or detection_candidates())
     started = time.time()
     scores: Dict[str, float] = {}
+    evidence: Dict[str, object] = {}
     candidate_priors: Dict[str, BoxPriorChoice] = {}
     prior_seconds = 0.0
     for index, policy in enumerate(candidates, start=1):
         if prior_sensitive(policy) and priors:
             prior_started = time.time()
-            scorer = detection_proxy.detection_scorer(train, held_out, num_classes, policy, proxy_config)
-            candidate_priors[policy.name] = choose_box_prior(scorer, priors, base_options)
-            scores[policy.name] = candidate_priors[policy.name].scores[candidate_priors[policy.name].prior]
+            by_prior: Dict[str, detection_proxy.ProxyResult] = {}
+
+            def scorer(options, policy=policy, by_prior=by_prior):
+                by_prior[options.box_prior] = detection_proxy.train_and_evaluate(
+                    train, held_out, num_classes, policy, options, proxy_config)
+                return by_prior[options.box_prior].map
+
+            choice = choose_box_prior(scorer, priors, base_options)
+            candidate_priors[policy.name] = choice
+            scores[policy.name] = choice.scores[choice.prior]
+            evidence[policy.name] = by_prior[choice.options.box_prior].evidence
             prior_seconds += time.time() - prior_started
         else:
-            scores[policy.name] = detection_proxy.train_and_score(
-                train, held_out, num_classes, policy, base_options, proxy_config
-            )
+            result = detection_proxy.train_and_evaluate(train, held_out, num_classes, policy, base_options, proxy_config)
+            scores[policy.name], evidence[policy.name] = result.map, result.evidence
         logger.info("detection search %d/%d: %s mAP %.4f", index, len(candidates), policy.name, scores[policy.name])
     best = max(candidates, key=lambda policy: (scores[policy.name], -candidates.index(policy)))
+    comparison = noise_check(best.name, evidence, scores, confidence, num_resamples, proxy_config.seed)
+    if comparison is not None and keep_simpler_within_noise and not comparison["kept"]:
+        best = next(policy for policy in candidates if policy.name == IDENTITY_POLICY.name)
     choice = candidate_priors.get(best.name)
     return DetectionSearchResult(
         policy=best,
@@ -125,7 +147,28 @@ def search_detection(
         prior_scores=dict(choice.scores) if choice else {},
         seconds={"total": time.time() - started, "of_which_priors": prior_seconds},
         candidate_prior_scores={name: dict(choice.scores) for name, choice in candidate_priors.items()},
+        comparison=comparison,
     )
+
+
+def noise_check(best: str, evidence: Dict[str, object], scores: Dict[str, float], confidence: float,
+                num_resamples: int, seed: int) -> Optional[Dict[str, object]]:
+    """The best candidate's mAP against no augmentation, paired over resamples of the held-out images.
+
+    None when no augmentation was not a candidate, or is itself the best. `kept`: the one-sided `confidence`
+    lower bound of the difference is above zero.
+    """
+    from components.evaluation import resampled_metrics
+
+    baseline = IDENTITY_POLICY.name
+    if best == baseline or baseline not in evidence or evidence.get(best) is None or evidence[baseline] is None:
+        return None
+    counts = resampled_metrics.bootstrap_counts(evidence[baseline].num_images, num_resamples, seed)
+    difference = (resampled_metrics.resampled_map(evidence[best], counts)["map"]
+                  - resampled_metrics.resampled_map(evidence[baseline], counts)["map"])
+    low, high = float(np.quantile(difference, 1 - confidence)), float(np.quantile(difference, confidence))
+    return {"candidate": best, "against": baseline, "delta": scores[best] - scores[baseline], "low": low,
+            "high": high, "kept": low > 0, "confidence": confidence}
 
 
 DETECTION_PLOT_FILE_NAME = "detection_search.png"
@@ -142,8 +185,23 @@ def detection_summary(result: DetectionSearchResult) -> dict:
         "held_out_map": result.scores,
         "box_prior_map": result.prior_scores,
         "candidate_box_prior_map": result.candidate_prior_scores,
+        "comparison_with_no_augmentation": result.comparison,
         "seconds": result.seconds,
     }
+
+
+def decision_text(result: DetectionSearchResult) -> str:
+    """The search's pick in one line (the run-time decision `autofit run` prints)."""
+    prior = f" with the {result.box_prior} box prior" if result.box_prior else ""
+    comparison = result.comparison
+    if comparison is None:
+        return f"policy {result.policy.name}{prior}: no candidate scored above no augmentation on the proxy"
+    shown = (f"{comparison['candidate']} vs no augmentation: proxy mAP {100 * comparison['delta']:+.2f} points, "
+             f"[{100 * comparison['low']:+.2f}, {100 * comparison['high']:+.2f}] paired over the held-out images")
+    if result.policy.name == comparison["candidate"]:
+        verdict = "better beyond the noise" if comparison["kept"] else "within the noise, output for a full-training check"
+        return f"policy {result.policy.name}{prior} ({shown}: {verdict})"
+    return f"no augmentation ({shown}: within the noise, so the simpler option is output)"
 
 
 def detection_plot_png(result: DetectionSearchResult) -> bytes:
@@ -173,6 +231,7 @@ def detection_report_markdown(result: DetectionSearchResult) -> str:
         "",
         f"Chosen policy: {describe(result.policy)}",
         f"Box prior: {result.box_prior or 'none needed (the chosen policy neither rotates nor shears)'}",
+        f"Decision: {decision_text(result)}",
         f"Wall time: {result.seconds['total']:.1f} s, of which {result.seconds['of_which_priors']:.1f} s training "
         "rotating/shearing candidates once per prior.",
         "",

@@ -15,7 +15,7 @@ from components.augmentation_search.augmentation_search import SearchResult, run
 from components.augmentation_search.spec import AugmentationSearchConfig
 from components.common.artifact_io import write_json, write_text
 from components.common.executor_base import ComponentExecutor
-from components.common.mlmd_metrics import record_metrics
+from components.common.mlmd_metrics import record_metrics, record_run_decision
 from components.types import examples_io, features
 from components.types.artifacts import POLICY_FILE_NAME
 from components.types.data_spec import DataSpecContent
@@ -183,6 +183,8 @@ class Executor(ComponentExecutor):
                 epochs=config.detection_epochs, batch_size=config.batch_size,
                 learning_rate=config.learning_rate, seed=config.seed,
             ),
+            keep_simpler_within_noise=config.choose_baselines, confidence=config.confidence,
+            num_resamples=config.num_resamples,
         )
         policy_artifact = self.single(output_dict, spec.AUGMENTATION_POLICY_KEY)
         report_artifact = self.single(output_dict, spec.REPORT_KEY)
@@ -194,6 +196,7 @@ class Executor(ComponentExecutor):
             artifact.set_float_custom_property("no_augmentation_map", result.scores[detection_search.IDENTITY_POLICY.name])
             artifact.set_float_custom_property("search_seconds", result.seconds["total"])
             artifact.set_int_custom_property("num_candidates", len(result.scores))
+        record_run_decision(policy_artifact, detection_search.decision_text(result))
         logger.info("detection policy %s, box prior %s, written to %s", result.policy.name, result.box_prior, policy_artifact.uri)
 
 

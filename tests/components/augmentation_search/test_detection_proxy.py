@@ -90,9 +90,9 @@ def test_detection_search_judges_rotating_policies_by_their_best_prior(monkeypat
     def fake_score(train, held_out, num_classes, policy, options, config):
         calls.append((policy.name, options.box_prior))
         table = {"none": 0.30, "colour": 0.35, "zoom": 0.30, "geometric": 0.20}
-        return table[policy.name] + (0.25 if options.box_prior == "diamond" else 0.0)
+        return detection_proxy.ProxyResult(table[policy.name] + (0.25 if options.box_prior == "diamond" else 0.0), None)
 
-    monkeypatch.setattr(detection_proxy, "train_and_score", fake_score)
+    monkeypatch.setattr(detection_proxy, "train_and_evaluate", fake_score)
     colour = Policy([PolicyOp("brightness", 0.5)], name="colour")
     zoom = Policy([PolicyOp("zoom_in", 0.5)], name="zoom")
     geometric = Policy([PolicyOp("rotate", 0.5)], name="geometric")
@@ -142,3 +142,41 @@ def test_detection_outputs_round_trip_policy_and_box_prior(tmp_path):
     assert summary["box_prior"] == "cross" and summary["box_prior_map"]["cross"] == 0.45
     assert "| geometric | 40.00 | 42.00 | 45.00 |" in (tmp_path / "report" / "report.md").read_text()
     assert Image.open(paths["detection_search.png"]).size[0] > 400
+
+
+def _evidence(jitter: float, exact_images=()):
+    """Per-image evidence of predictions: the true boxes moved by `jitter` (of the side), exact on `exact_images`."""
+    from components.evaluation import resampled_metrics
+    from tests.components.evaluation.test_resampled_metrics import NUM_CLASSES, SIZE, _scene
+
+    true_boxes, true_labels, pred_boxes, scores, classes = _scene(0, n=60)
+    pred_boxes = pred_boxes.copy()
+    pred_boxes[:, :3] = true_boxes[:, :3] + np.random.default_rng(0).normal(0, jitter, pred_boxes[:, :3].shape)
+    pred_boxes[list(exact_images), :3] = true_boxes[list(exact_images), :3]
+    from components.evaluation import detection_metrics
+
+    value = detection_metrics.coco_detection_metrics(
+        true_boxes, true_labels, pred_boxes, scores, classes, SIZE, [str(k) for k in range(NUM_CLASSES)])["metrics"]["map"]
+    return detection_proxy.ProxyResult(value, resampled_metrics.detection_evidence(
+        true_boxes, true_labels, pred_boxes, scores, classes, SIZE, NUM_CLASSES))
+
+
+@pytest.mark.parametrize("colour_boxes, kept", [
+    ({"jitter": 0.004}, True),  # every box tighter
+    ({"jitter": 0.02, "exact_images": (0, 1)}, False),  # two images of 60 better: within the noise
+])
+def test_the_search_outputs_no_augmentation_unless_the_best_is_better_beyond_the_noise(monkeypatch, colour_boxes, kept):
+    results = {"none": _evidence(0.02), "colour": _evidence(**colour_boxes)}
+    monkeypatch.setattr(detection_proxy, "train_and_evaluate", lambda *args: results[args[3].name])
+    colour = Policy([PolicyOp("brightness", 0.5)], name="colour")
+    assert results["colour"].map > results["none"].map  # the colour proxy scores higher either way
+    checked = detection_search.search_detection(None, None, 4, [IDENTITY_POLICY, colour], keep_simpler_within_noise=True)
+    comparison = checked.comparison
+    assert comparison["candidate"] == "colour" and comparison["against"] == "none"
+    assert comparison["kept"] is kept and comparison["low"] <= comparison["delta"] <= comparison["high"]
+    assert checked.policy.name == ("colour" if kept else "none")
+    text = detection_search.decision_text(checked)
+    assert ("better beyond the noise" in text) if kept else text.startswith("no augmentation (colour vs no augmentation")
+    # choose_baselines false (autofit's candidate path): the best is output and the comparison only recorded.
+    unchecked = detection_search.search_detection(None, None, 4, [IDENTITY_POLICY, colour])
+    assert unchecked.policy.name == "colour" and unchecked.comparison == comparison
