@@ -130,9 +130,13 @@ class Plan:
         for key, reason in self.training_reasons.items():
             out.append(f"    {key}: {reason}")
         if self.profile.eval_images and self.profile.task in ("detection", "segmentation"):
-            metric = "COCO mAP@[.5:.95]" if self.profile.task == "detection" else "mean IoU"
-            out.append(f"  held out: {self.profile.eval_images} eval images score every candidate by {metric}; a "
-                       "candidate is kept only when better beyond their noise (paired resampling of the images)")
+            if self.profile.task == "detection":
+                out.append(f"  held out: {self.profile.eval_images} eval images score every candidate by COCO "
+                           "mAP@[.5:.95]; a candidate is kept only when better beyond their noise (paired resampling "
+                           "of the images)")
+            else:
+                out.append(f"  held out: {self.profile.eval_images} eval images score the model by mean IoU (no "
+                           "candidate technique applies to segmentation yet)")
         elif self.profile.eval_images:
             resolution = 100 * self.profile.accuracy_resolution()
             advice = ("; hold out more of the labeled images to resolve smaller gains"

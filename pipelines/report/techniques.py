@@ -29,6 +29,9 @@ TEXT_FILES = ("summary.md", "report.md")
 # Metrics where lower is better; everything else is ranked higher-is-better.
 LOWER_IS_BETTER = ("loss", "nll", "expected_calibration_error", "ece", "brier", "hamming", "error")
 MAX_FIGURES_PER_ARTIFACT = 8
+# Sub-directories whose PNGs are shown after an artifact's own: detection / segmentation predictions drawn over
+# held-out images (components/evaluation/task_evaluation.OVERLAY_DIR_NAME).
+FIGURE_SUBDIRS = ("overlays",)
 MAX_TEXT_CHARS = 20000
 
 
@@ -228,6 +231,12 @@ def artifact_details(output, with_preview: bool = True) -> ArtifactDetails:
             summary = _read_json(path)
             if isinstance(summary, dict):
                 summaries.append((name, summary))
+    for subdir in FIGURE_SUBDIRS:
+        directory = os.path.join(artifact.uri, subdir)
+        for name in sorted(_root_files(directory), key=_figure_order):
+            if name.lower().endswith(".png") and len(figures) < MAX_FIGURES_PER_ARTIFACT:
+                with gfile.GFile(os.path.join(directory, name), "rb") as handle:
+                    figures.append((f"{subdir}/{name}", handle.read()))
     policy, preview = (None, None)
     if artifact.type_name == POLICY_TYPE:
         policy, preview = _policy(artifact.uri, with_preview)

@@ -233,3 +233,18 @@ def test_a_run_in_progress_reports_what_exists(tmp_path):
     with open(write_report(run_dir, with_preview=False)) as handle:
         html = handle.read()
     assert 'id="data"' not in html and "RUNNING" in html
+
+
+def test_prediction_overlays_of_a_detection_evaluation_are_figures_of_its_card(tmp_path):
+    from types import SimpleNamespace
+
+    from components.evaluation.task_evaluation import OVERLAY_DIR_NAME
+
+    assert OVERLAY_DIR_NAME in techniques.FIGURE_SUBDIRS
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 16
+    (tmp_path / OVERLAY_DIR_NAME).mkdir()
+    for name in ("pr_curves.png", f"{OVERLAY_DIR_NAME}/0.png", f"{OVERLAY_DIR_NAME}/1.png"):
+        (tmp_path / name).write_bytes(png)
+    artifact = SimpleNamespace(uri=str(tmp_path), type_name="ModelEvaluation", id=7, properties={})
+    details = techniques.artifact_details(SimpleNamespace(key="evaluation", artifact=artifact), with_preview=False)
+    assert [name for name, _ in details.figures] == ["pr_curves.png", "overlays/0.png", "overlays/1.png"]

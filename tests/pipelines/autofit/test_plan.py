@@ -229,3 +229,6 @@ def test_detection_plans_the_searched_policy_as_a_candidate_checked_by_map():
     held_out = [line for line in plan.lines() if line.startswith("  held out:")]
     assert held_out == ["  held out: 3000 eval images score every candidate by COCO mAP@[.5:.95]; a candidate is "
                         "kept only when better beyond their noise (paired resampling of the images)"]
+    segmentation = make_plan(profile(task="segmentation", unlabeled=0, eval_images=300), {}, "thorough")
+    assert [line for line in segmentation.lines() if line.startswith("  held out:")] == [
+        "  held out: 300 eval images score the model by mean IoU (no candidate technique applies to segmentation yet)"]
