@@ -83,13 +83,17 @@ def refit_champion(
 
 def _refit_training(found: recipe.Recipe, examples_uri: str, data_spec: DataSpecContent, output_uri: str):
     """(config, metrics) of the Training recipe rerun for its epochs, without early stopping."""
-    from components.training import run
+    from components.training import run, task_training
     from components.training.spec import (AUGMENTATION_POLICY_KEY, SYNTHETIC_EXAMPLES_KEY, TRANSFORM_GRAPH_KEY,
                                           WARM_START_MODEL_KEY, TrainingConfig)
     from components.types import config_json
 
     config = config_json.config_from_dict(
         TrainingConfig, dict(found.config, epochs=found.epochs, early_stopping_patience=0))
+    if data_spec.task in task_training.TASKS:  # detectors and segmenters: their own trainers and model layout
+        _, metrics, _ = task_training.train_and_save(
+            examples_uri, data_spec, config, output_uri, found.input_uri(AUGMENTATION_POLICY_KEY))
+        return config, metrics
     _, _, metrics = run.train_and_save(
         examples_uri, data_spec, config, output_uri, found.input_uri(AUGMENTATION_POLICY_KEY),
         found.input_uri(WARM_START_MODEL_KEY), found.input_uris(SYNTHETIC_EXAMPLES_KEY),

@@ -25,10 +25,11 @@ from typing import Optional, Tuple
 from augment_ops.options import AugmentOptions
 from augment_ops.policy import Policy
 from components.augmentation_search.detection_search import OPTIONS_FILE_NAME
+from components.common import recipe
 from components.common.artifact_io import read_text
 from components.common.mlmd_metrics import record_metrics
 from components.training import module_file, task_export
-from components.training.spec import TrainingConfig
+from components.training.spec import AUGMENTATION_POLICY_KEY, TrainingConfig
 from components.types import artifacts, features
 from components.types.data_spec import DataSpecContent
 
@@ -109,17 +110,35 @@ def train_task_model(
     return model, history, metrics, details
 
 
+def train_and_save(
+    examples_uri: str, data_spec: DataSpecContent, config: TrainingConfig, model_uri: str,
+    policy_uri: Optional[str] = None,
+):
+    """(history, metrics, details): trains and writes the model (task_export layout) to `model_uri`."""
+    model, history, metrics, details = train_task_model(examples_uri, data_spec, config, policy_uri)
+    task_export.save_task_model_artifact(
+        model, model_uri, data_spec.task, tuple(details["image_size"]), data_spec.channels, history, metrics,
+        extra_files={TASK_MODEL_FILE_NAME: dict(details, task=data_spec.task)},
+    )
+    return history, metrics, details
+
+
 def train_and_write(
     examples_uri: str, data_spec: DataSpecContent, config: TrainingConfig, model_artifact,
     policy_uri: Optional[str] = None,
 ) -> None:
-    """Trains, writes the Model artifact (task_export layout) and records its metrics in MLMD."""
-    model, history, metrics, details = train_task_model(examples_uri, data_spec, config, policy_uri)
-    image_size = tuple(details["image_size"])
-    task_export.save_task_model_artifact(
-        model, model_artifact.uri, data_spec.task, image_size, data_spec.channels, history, metrics,
-        extra_files={TASK_MODEL_FILE_NAME: dict(details, task=data_spec.task)},
-    )
+    """Trains, writes the Model artifact (task_export layout) and its recipe, and records its metrics in MLMD.
+
+    The recipe (what Refit reruns on train + eval) pins the epochs the model trained: the trainers plan epochs
+    from the number of train images when the config leaves them unset, and a refit on more images must not
+    plan fewer.
+    """
+    history, metrics, details = train_and_save(examples_uri, data_spec, config, model_artifact.uri, policy_uri)
+    trained = len(history.get("loss", [])) or config.epochs
+    ran = dataclasses.replace(config, epochs=trained,
+                              explicit_fields=tuple(sorted({*config.explicit_fields, "epochs"})))
+    recipe.write_recipe(model_artifact.uri, recipe.Recipe(
+        recipe.TRAINING, dataclasses.asdict(ran), {AUGMENTATION_POLICY_KEY: policy_uri}, trained))
     record_metrics(model_artifact, metrics)
     model_artifact.set_string_custom_property("task", data_spec.task)
     model_artifact.set_string_custom_property(

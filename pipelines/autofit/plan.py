@@ -57,6 +57,8 @@ SEARCH_RESOLUTION_PP = 3.0
 # Refit: which trainers' recipes it reruns (components.common.recipe names), and the plan-internal cost key.
 REFIT_SUPERVISED, REFIT_CONSISTENCY = "Training", "ConsistencyTraining"
 REFIT_COST = "_cost"
+# Tasks whose Training recipes Refit reruns on train + eval (multilabel models are not refitted yet).
+REFIT_TASKS = ("classification", "detection", "segmentation")
 # Steps that finish the champion rather than compete with it (not candidates).
 FINISHING = ("calibration", "refit")
 # The quick budget: the plain training plus the first candidate in priority order that fits (one comparison, so
@@ -338,7 +340,7 @@ def plan_refit(profile: DataProfile, section, decisions: List[Decision], costs: 
     if section is False:
         return Decision("refit", FORBIDDEN, "forbidden in the config (`false`): the final model keeps a pure "
                                             "held-out score")
-    if profile.task != "classification":
+    if profile.task not in REFIT_TASKS:
         return Decision("refit", SKIP, f"does not apply to {profile.task} yet")
     if available is not None and "refit" not in available:
         return Decision("refit", SKIP, "its component is not installed")

@@ -12,7 +12,7 @@ from components.refit.component import Refit
 from components.refit.executor import Executor as RefitExecutor
 from components.refit.spec import CONFIG_KEY, RefitConfig
 from components.training.executor import Executor as TrainingExecutor
-from components.types import config_json, examples_io
+from components.types import artifacts, config_json, examples_io
 from tests.support.canonical import artifact_pair
 
 SPLITS = {"train": 36, "eval": 18, "test": 12}
@@ -151,3 +151,34 @@ def test_a_consistency_trained_champion_is_refitted_with_its_policy_and_unlabele
     assert properties["refit_images"].int_value == 24
     history = json.load(open(os.path.join(output.uri, "history.json")))
     assert len(history["loss"]) == 2
+
+
+def test_a_segmentation_champion_is_refitted_with_its_policy_and_pinned_epochs(tmp_path):
+    """Detection and segmentation trainers write the recipe too; Refit reruns it with their own trainer."""
+    from augment_ops.policy import Policy
+    from components.training import task_export
+    from components.training.spec import TrainingConfig
+    from tests.components.detection import pipeline_steps as steps
+    from tests.components.segmentation.scenes import write_segmentation_examples
+
+    split_sizes = {"train": 12, "eval": 6}
+    write_segmentation_examples(str(tmp_path / "ex"), str(tmp_path / "ds"), split_sizes, size=32)
+    policy = steps.write_policy(str(tmp_path / "policy"), Policy.from_ops([("flip_left_right", 1.0, 0.5)]))
+    config = TrainingConfig(epochs=2, batch_size=6, learning_rate=3e-3, verbose=0, seed=1,
+                            explicit_fields=("batch_size",))
+    champion = steps.train(str(tmp_path / "ex"), str(tmp_path / "ds"), str(tmp_path / "champion"), config, policy)
+    found = recipe.read_recipe(champion.uri)
+    history = json.load(open(os.path.join(champion.uri, "history.json")))
+    assert found.trainer == recipe.TRAINING and found.epochs == len(history["loss"]) == 2
+    # Pinned: trainers plan epochs from the number of train images unless set, and the refit has more of them.
+    assert "epochs" in found.config["explicit_fields"] and found.input_uri("augmentation_policy") == policy.uri
+    examples = steps.artifact(standard_artifacts.Examples, tmp_path / "ex", split_sizes)
+    data_spec = steps.artifact(artifacts.DataSpec, tmp_path / "ds")
+    output = run_refit((examples, data_spec, None, champion), tmp_path)
+    properties = output.mlmd_artifact.custom_properties
+    assert properties["refit"].int_value == 1 and properties["refit_images"].int_value == 18
+    refitted = json.load(open(os.path.join(output.uri, "history.json")))
+    assert len(refitted["loss"]) == found.epochs
+    model = task_export.load_task_model(output.uri)
+    assert tuple(model.input_shape[1:3]) == (32, 32)
+    assert os.path.exists(os.path.join(output.uri, "task_model.json"))

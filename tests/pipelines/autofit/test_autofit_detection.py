@@ -61,5 +61,9 @@ def test_autofit_plans_the_detection_search_as_a_candidate_and_selects_by_map(tm
     champion = lineage_lib.find_output(graph, "ChampionSelection", "model")
     assert champion.properties["champion"] == summary["champion"] == selection["champion"]
     assert "map_50" in summary["evaluation"]["metrics"]
+    # The champion's recipe is rerun on train + eval (no test split: Evaluation scored the recipe before refit).
+    assert summary["refit"]["refit"] and "train + eval" in summary["refit"]["refit_reason"]
+    refitted = lineage_lib.find_output(graph, "Refit", "model")
+    assert os.path.exists(os.path.join(refitted.uri, "task_model.json"))
     assert any(line.startswith("held-out") and "map" in line for line in lines)
     assert any(line.startswith("[data] tiny eval split") and "mAP / IoU" in line for line in lines)

@@ -179,7 +179,9 @@ def test_refit_is_planned_by_default_outside_the_candidate_budget_and_false_forb
     assert roomy.settings["trainers"] == ["Training", "ConsistencyTraining"] and "kept as trained" not in roomy.reason
     assert make_plan(profile(), {"refit": False}, "quick").decision("refit").decision == FORBIDDEN
     assert make_plan(profile(eval_images=0), {}, "quick").decision("refit").decision == SKIP
-    assert make_plan(profile(task="detection"), {}, "quick").decision("refit").decision == SKIP
+    detection = make_plan(profile(task="detection", unlabeled=0, eval_images=100), {}, "quick").decision("refit")
+    assert detection.decision == TRY and "join the training" in detection.reason  # the detector's recipe, rerun
+    assert make_plan(profile(task="multilabel"), {}, "quick").decision("refit").decision == SKIP
     forced = make_plan(profile(), {"refit": {"merge_splits": ["eval"]}}, "quick").decision("refit")
     assert forced.decision == FORCED and "ConsistencyTraining" in forced.settings["trainers"]
 
