@@ -132,6 +132,26 @@ def fit_calibration(
     return CalibrationParameters(temperature, prior, weight)
 
 
+def out_of_fold_nll_gain(
+    labels: np.ndarray, probabilities: np.ndarray, method: str, prior: Optional[Sequence[float]], folds: int,
+    seed: int = 0,
+) -> np.ndarray:
+    """`[N]` per-example NLL before minus after calibration, each example calibrated by parameters fitted on
+    the other folds (positive: calibration helped that example, measured on images it was not fitted on)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    gain = np.zeros(len(labels))
+    for held in np.array_split(order, min(folds, len(labels))):
+        rest = np.setdiff1d(order, held)
+        parameters = fit_calibration(labels[rest], probabilities[rest], method, prior)
+        rows = np.arange(len(held))
+        before = probabilities[held][rows, labels[held]]
+        after = apply_calibration(probabilities[held], parameters)[rows, labels[held]]
+        gain[held] = np.log(np.clip(after, PROBABILITY_FLOOR, 1.0)) - np.log(np.clip(before, PROBABILITY_FLOOR, 1.0))
+    return gain
+
+
 def before_after(
     labels: np.ndarray,
     probabilities: np.ndarray,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
+import numpy as np
 from tfx import types
 
 from components.calibration import calibration, held_out, layers
@@ -49,6 +50,27 @@ def reused_parameters(source: types.Artifact, prior) -> calibration.CalibrationP
     )
 
 
+def out_of_fold_check(labels, probabilities, config, prior) -> Optional[Dict[str, Any]]:
+    """Whether the fitted calibration lowers NLL out of fold beyond the noise (None when config.check_folds is 0).
+
+    Fitting and judging the parameters on the same images always looks like a gain; with ~100 eval images a
+    temperature near 1 can raise the test calibration error. So each fold is calibrated by parameters fitted on
+    the others, and the per-image NLL gains get a one-sided 95% paired bootstrap lower bound.
+    """
+    from components.common.paired_stats import paired_bootstrap
+
+    if not config.check_folds or len(labels) < 2 * config.check_folds:
+        return None
+    gain = calibration.out_of_fold_nll_gain(labels, probabilities, config.method, prior, config.check_folds,
+                                            config.seed)
+    bound = paired_bootstrap(np.zeros_like(gain), gain, seed=config.seed)
+    kept = bound["low"] > 0
+    text = (f"out-of-fold NLL change {-bound['delta']:+.4f} per image over {config.check_folds} folds, "
+            f"[{-bound['high']:+.4f}, {-bound['low']:+.4f}]: "
+            + ("lower beyond the noise" if kept else "not lower beyond the noise"))
+    return {"kept": kept, "delta": bound["delta"], "low": bound["low"], "high": bound["high"], "text": text}
+
+
 class Executor(ComponentExecutor):
     """Fits calibration on the held-out split and writes the calibrated Model artifact."""
 
@@ -73,12 +95,17 @@ class Executor(ComponentExecutor):
         )
         prior = calibration.class_prior(data_spec, config.prior) if config.method != calibration.TEMPERATURE else None
         source = self.optional(input_dict, keys.PARAMETERS_FROM_KEY)
+        check = None
         if source is not None:  # fitted before a refit, on images the refitted model has since trained on
             parameters = reused_parameters(source, prior)
             logger.info("Calibration parameters reused from %s: %s", source.uri, parameters)
         else:
             parameters = calibration.fit_calibration(fit_labels, fit_probabilities, config.method, prior)
             logger.info("Calibration fitted on %r: %s", config.fit_split, parameters)
+            check = out_of_fold_check(fit_labels, fit_probabilities, config, prior)
+            if check is not None and not check["kept"]:
+                logger.info("Calibration not kept: %s", check["text"])
+                parameters = calibration.CalibrationParameters(1.0)
         splits = {config.fit_split: (fit_labels, fit_probabilities)}
         if shown_split != config.fit_split:
             splits[shown_split] = held_out.predictions(model, examples.uri, shown_split, data_spec, config.batch_size)
@@ -96,7 +123,8 @@ class Executor(ComponentExecutor):
         }
         model_io.save_model_artifact(calibrated, output.uri, metrics=flat_metrics)
         self._write_plots(output.uri, results[shown_split])
-        self._record(output, config, parameters, results, shown_split, model_uri, fitted_here=source is None)
+        self._record(output, config, parameters, results, shown_split, model_uri, fitted_here=source is None,
+                     check=check)
         output.set_string_custom_property("parameters_from", source.uri if source is not None else "")
         logger.info("Calibrated model written to %s", output.uri)
 
@@ -107,7 +135,8 @@ class Executor(ComponentExecutor):
             png = plots.reliability_diagram_png(result[stage]["reliability"], ece)
             write_bytes(os.path.join(uri, file_name), png)
 
-    def _record(self, output, config, parameters, results, shown_split, model_uri, fitted_here: bool) -> None:
+    def _record(self, output, config, parameters, results, shown_split, model_uri, fitted_here: bool,
+                check=None) -> None:
         for split, result in results.items():
             record_metrics(output, result["after"]["metrics"], prefix=f"{split}_")
             record_metrics(output, result["before"]["metrics"], prefix=f"{UNCALIBRATED_PREFIX}{split}_")
@@ -118,10 +147,16 @@ class Executor(ComponentExecutor):
         output.set_float_custom_property("prior_weight", parameters.prior_weight)
         record_metrics(output, {"ece_reduction": ece_reduction})
         if fitted_here:  # a refitted model reuses these parameters: one decision, recorded where it was made
-            record_run_decision(output, (
-                f"temperature {parameters.temperature:.3g} fitted on {config.fit_split} ({config.method}): expected "
-                f"calibration error on {shown_split} {shown['before']['metrics'][ece]:.4f} -> "
-                f"{shown['after']['metrics'][ece]:.4f}"))
+            checked = f"; {check['text']}" if check else ""
+            if check and not check["kept"]:
+                text = f"no calibration ({config.method} fitted on {config.fit_split}{checked}: kept uncalibrated)"
+            else:
+                text = (f"temperature {parameters.temperature:.3g} fitted on {config.fit_split} ({config.method}"
+                        f"{checked}): expected calibration error on {shown_split} "
+                        f"{shown['before']['metrics'][ece]:.4f} -> {shown['after']['metrics'][ece]:.4f}")
+            record_run_decision(output, text)
+        if check:
+            output.set_int_custom_property("calibration_kept", int(check["kept"]))
         for name, value in (("method", config.method), ("prior", config.prior), ("fit_split", config.fit_split),
                             ("report_split", shown_split), ("architecture", "calibrated")):
             output.set_string_custom_property(name, value)

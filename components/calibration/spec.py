@@ -42,6 +42,12 @@ class CalibrationConfig:
         report is optimistic, and the summary says so).
       batch_size: images per prediction batch.
       ece_bins: equal-width confidence bins of the calibration error.
+      check_folds: the fitted parameters are kept only when they lower the
+        NLL out of fold beyond the noise: fitted on all but one of this many
+        folds of `fit_split`, scored on the remaining one, per image, with a
+        one-sided 95% paired bootstrap bound; otherwise the model is kept
+        uncalibrated (temperature 1). 0 keeps whatever was fitted.
+      seed: the folds' and the bootstrap's seed.
     """
 
     method: str = TEMPERATURE
@@ -50,6 +56,8 @@ class CalibrationConfig:
     report_split: Optional[str] = None
     batch_size: int = 64
     ece_bins: int = 15
+    check_folds: int = 5
+    seed: int = 0
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -63,6 +71,8 @@ class CalibrationConfig:
         for name in ("batch_size", "ece_bins"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"CalibrationConfig.{name} must be >= 1, got {getattr(self, name)}.")
+        if self.check_folds == 1 or self.check_folds < 0:
+            raise ValueError(f"CalibrationConfig.check_folds must be 0 (no check) or >= 2, got {self.check_folds}.")
 
 
 class CalibrationSpec(component_spec.ComponentSpec):

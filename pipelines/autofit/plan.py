@@ -267,7 +267,8 @@ def make_plan(
     add("domain_adaptation", profile.has_target, "a target domain was given" if profile.has_target
         else "no target domain in the config (`domain_adaptation: {target: {...}}`)")
     add("calibration", profile.task == "classification",
-        "probabilities that mean what they say: the temperature minimizing eval NLL (argmax unchanged)")
+        "probabilities that mean what they say: the temperature minimizing eval NLL (argmax unchanged), kept only "
+        "when it lowers NLL out of fold beyond the noise")
     add("consistency_training", has_unlabeled and ratio >= 1.0,
         f"{unlabeled_reason}: FixMatch-style training learns from them" if has_unlabeled else unlabeled_reason,
         consistency)

@@ -154,3 +154,29 @@ def test_calibrated_model_exports_and_reloads(tmp_path):
     np.testing.assert_allclose(served, expected, atol=1e-5)
     assert isinstance(reloaded.get_layer("calibration"), CalibrationLayer)
     assert keras.saving.get_registered_name(CalibrationLayer) == "tfx_autofit>CalibrationLayer"
+
+
+def _drawn(count, sharpen, seed=0):
+    """Labels drawn from true class probabilities, and a model's probabilities: the truth sharpened by `sharpen`."""
+    rng = np.random.default_rng(seed)
+    truth = rng.dirichlet(np.full(4, 0.7), size=count)
+    labels = np.array([rng.choice(4, p=row) for row in truth])
+    logits = sharpen * np.log(np.clip(truth, 1e-9, 1.0))
+    model = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return labels, model / model.sum(axis=1, keepdims=True)
+
+
+def test_calibration_is_kept_only_when_it_lowers_nll_out_of_fold_beyond_the_noise():
+    from components.calibration.executor import out_of_fold_check
+    from components.calibration.spec import CalibrationConfig
+
+    config = CalibrationConfig(method="temperature", check_folds=5)
+    overconfident = out_of_fold_check(*_drawn(300, sharpen=3.0), config, None)
+    assert overconfident["kept"] and overconfident["low"] > 0 and "lower beyond the noise" in overconfident["text"]
+    calibrated = out_of_fold_check(*_drawn(100, sharpen=1.0, seed=1), config, None)
+    assert not calibrated["kept"] and "not lower beyond the noise" in calibrated["text"]
+    gain = calibration.out_of_fold_nll_gain(*_drawn(300, sharpen=3.0), "temperature", None, folds=5)
+    assert gain.shape == (300,) and gain.mean() == pytest.approx(overconfident["delta"])
+    assert out_of_fold_check(*_drawn(100, 1.0), CalibrationConfig(check_folds=0), None) is None
+    with pytest.raises(ValueError, match="check_folds must be 0"):
+        CalibrationConfig(check_folds=1)

@@ -52,7 +52,9 @@ def test_run_time_decisions_of_every_component_are_printed(finished):
         assert "beat its teacher" in student and "no student" not in student
     else:
         assert "no student beat its teacher" in student
-    assert any(decision.startswith("Calibration: temperature ") for decision in decided)
+    calibrated = next(decision for decision in decided if decision.startswith("Calibration: "))
+    assert calibrated.startswith(("Calibration: temperature ", "Calibration: no calibration ("))
+    assert "out-of-fold NLL" in calibrated  # kept or not, by the fitted parameters' out-of-fold effect
     assert not any(decision.startswith("CalibrationRefit") for decision in decided)  # reused, not decided again
     with open(summary["report"]) as handle:  # the run report lists them too
         page = handle.read()
