@@ -111,7 +111,7 @@ def arm_options(arm: str, found):
 def run_seed(seed: int, args, digits, digit_labels) -> dict:
     import keras
 
-    from components.evaluation import resampled_metrics
+    from components.evaluation import detection_metrics, resampled_metrics
     from components.training import detection
     from components.training.spec import TrainingConfig
     from components.types import examples_io
@@ -145,7 +145,9 @@ def run_seed(seed: int, args, digits, digit_labels) -> dict:
             arm_started = time.perf_counter()
             model, history, _, details = detection.train_detector(examples, spec, config, **options)
             predicted = detection.predict_detections(model, images)
-            scored = detection.evaluate_detector(model, images, boxes, labels, spec.class_names)
+            scored = detection_metrics.coco_detection_metrics(
+                boxes, labels, predicted["boxes"], predicted["scores"], predicted["classes"],
+                (IMAGE_SIDE, IMAGE_SIDE), spec.class_names)
             evidence = resampled_metrics.detection_evidence(
                 boxes, labels, predicted["boxes"], predicted["scores"], predicted["classes"],
                 (IMAGE_SIDE, IMAGE_SIDE), spec.num_classes)

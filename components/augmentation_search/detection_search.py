@@ -21,8 +21,6 @@ import os
 import time
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
-
 from augment_ops.options import DEFAULT_OPTIONS, AugmentOptions
 from augment_ops.policy import Policy
 from components.augmentation_search import detection_proxy
@@ -158,6 +156,7 @@ def noise_check(best: str, evidence: Dict[str, object], scores: Dict[str, float]
     None when no augmentation was not a candidate, or is itself the best. `kept`: the one-sided `confidence`
     lower bound of the difference is above zero.
     """
+    from components.common import paired_stats
     from components.evaluation import resampled_metrics
 
     baseline = IDENTITY_POLICY.name
@@ -166,7 +165,7 @@ def noise_check(best: str, evidence: Dict[str, object], scores: Dict[str, float]
     counts = resampled_metrics.bootstrap_counts(evidence[baseline].num_images, num_resamples, seed)
     difference = (resampled_metrics.resampled_map(evidence[best], counts)["map"]
                   - resampled_metrics.resampled_map(evidence[baseline], counts)["map"])
-    low, high = float(np.quantile(difference, 1 - confidence)), float(np.quantile(difference, confidence))
+    low, high = paired_stats.one_sided_bounds(difference, confidence)
     return {"candidate": best, "against": baseline, "delta": scores[best] - scores[baseline], "low": low,
             "high": high, "kept": low > 0, "confidence": confidence}
 

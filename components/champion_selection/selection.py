@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from components.common.paired_stats import paired_bootstrap, score_interval
+from components.common.paired_stats import one_sided_bounds, paired_bootstrap, score_interval
 
 
 def per_example_brier(labels: np.ndarray, probabilities: np.ndarray, task: str) -> np.ndarray:
@@ -172,7 +172,7 @@ def select_champion_resampled(
     for index in range(1, len(names)):
         differences = np.asarray(resampled[index]) - np.asarray(resampled[champion])
         delta = float(full[index] - full[champion])
-        low, high = float(np.quantile(differences, tail)), float(np.quantile(differences, 1 - tail))
+        low, high = one_sided_bounds(differences, confidence)
         kept = low > 0
         shown = f"{metric} {100 * delta:+.2f} points vs {names[champion]}, [{100 * low:+.2f}, {100 * high:+.2f}]"
         if kept:

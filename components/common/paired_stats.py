@@ -27,7 +27,7 @@ No TensorFlow here: numpy and scipy only.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -50,13 +50,15 @@ def paired_bootstrap(
     differences = candidate - baseline
     rng = np.random.default_rng(seed)
     indices = rng.integers(0, len(differences), size=(num_resamples, len(differences)))
-    means = differences[indices].mean(axis=1)
-    tail = 1.0 - confidence  # one-sided: the lower bound is the (1 - confidence) quantile
-    return {
-        "delta": float(differences.mean()),
-        "low": float(np.quantile(means, tail)),
-        "high": float(np.quantile(means, 1 - tail)),
-    }
+    low, high = one_sided_bounds(differences[indices].mean(axis=1), confidence)
+    return {"delta": float(differences.mean()), "low": low, "high": high}
+
+
+def one_sided_bounds(resampled_differences: np.ndarray, confidence: float = 0.95) -> Tuple[float, float]:
+    """(low, high): the one-sided `confidence` lower bound of resampled paired differences (their (1 - confidence)
+    quantile) and the matching upper one. The keep rule reads `low > 0`."""
+    tail = 1.0 - confidence
+    return float(np.quantile(resampled_differences, tail)), float(np.quantile(resampled_differences, 1 - tail))
 
 
 def score_interval(scores: np.ndarray, num_resamples: int = 2000, seed: int = 0, confidence: float = 0.95):

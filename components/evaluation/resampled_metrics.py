@@ -161,6 +161,11 @@ def resampled_map(evidence: DetectionEvidence, counts: np.ndarray) -> Dict[str, 
     return {detection_metrics.MAP: overall, detection_metrics.MAP_50: at_50}
 
 
+def split_map(evidence: DetectionEvidence) -> float:
+    """COCO mAP@[.5:.95] of the split itself (every image once): pycocotools' number, from the evidence."""
+    return float(resampled_map(evidence, np.ones((1, evidence.num_images)))[detection_metrics.MAP][0])
+
+
 def segmentation_evidence(true_masks: np.ndarray, pred_masks: np.ndarray, num_classes: int) -> np.ndarray:
     """`[N, K, K]` pixel confusion matrix of each image (rows true class; ignore pixels skipped)."""
     return np.stack([

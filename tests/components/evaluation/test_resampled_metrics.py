@@ -43,6 +43,7 @@ def test_unit_counts_give_pycocotools_map_exactly(seed):
     assert 0.02 < reference["map"] < 0.98  # neither trivial end
     np.testing.assert_allclose(ours["map"][0], reference["map"], atol=1e-12)
     np.testing.assert_allclose(ours["map_50"][0], reference["map_50"], atol=1e-12)
+    assert resampled_metrics.split_map(evidence) == pytest.approx(reference["map"], abs=1e-12)
 
 
 def test_a_count_of_two_is_the_corpus_with_that_image_twice():
