@@ -19,9 +19,17 @@ disjoint digit images):
      pycocotools), and each arm is compared with `default` by the paired
      image resampling ChampionSelection uses (resampled_metrics).
 
+With `--candidates prior_sensitive` the search may only pick policies that
+rotate or shear (RandAugment, the geometric family), so that a box prior is
+always chosen; `--arms searched searched_rect --baseline searched_rect` then
+measures what the searched prior is worth against the rectangle prior with
+the real detector (the upright-digit search above never picks such a policy).
+
 Usage:
   python -m benchmarks.detection_policy_benchmark --seeds 0 1 2 --train 600 --eval 200 --test 300 --epochs 8
-Writes benchmarks/results/detection_policy.{json,md}.
+  python -m benchmarks.detection_policy_benchmark --candidates prior_sensitive --arms searched searched_rect \\
+      --baseline searched_rect --out benchmarks/results/detection_policy_prior
+Writes benchmarks/results/detection_policy.{json,md} (or --out).
 """
 
 from __future__ import annotations
@@ -71,7 +79,17 @@ BASELINE_ARM = "default"
 NUM_RESAMPLES = 2000
 
 
-def search(examples: str, spec, seed: int, max_train_examples: int):
+def search_candidates(which: str):
+    """The search's candidates: all of them, or only those that rotate or shear (a box prior is then chosen)."""
+    from components.augmentation_search import detection_search
+
+    candidates = detection_search.detection_candidates()
+    if which == "prior_sensitive":
+        return [policy for policy in candidates if detection_search.prior_sensitive(policy)]
+    return candidates
+
+
+def search(examples: str, spec, seed: int, max_train_examples: int, candidates: str = "all"):
     """The detection search on train / eval scenes, as the AugmentationSearch executor runs it.
 
     Like the executor with `max_train_examples`, the proxies train on a seeded subset of the train scenes.
@@ -86,7 +104,7 @@ def search(examples: str, spec, seed: int, max_train_examples: int):
     train = tuple(part[rows] for part in train)
     held_out = examples_io.load_detection_split(examples, "eval", spec, size)
     return detection_search.search_detection(
-        train, held_out, spec.num_classes, candidates=detection_search.detection_candidates(),
+        train, held_out, spec.num_classes, candidates=search_candidates(candidates),
         proxy_config=detection_proxy.DetectionProxyConfig(seed=seed),
     )
 
@@ -127,7 +145,7 @@ def run_seed(seed: int, args, digits, digit_labels) -> dict:
         spec = write_examples(root, "detection", scenes)
         examples = os.path.join(root, "examples")
         started = time.perf_counter()
-        found = search(examples, spec, seed, args.search_train)
+        found = search(examples, spec, seed, args.search_train, args.candidates)
         out["search"] = {"policy": found.policy.name, "ops": list(found.policy.op_names), "box_prior": found.box_prior,
                          "proxy_scores": found.scores, "prior_scores": found.prior_scores,
                          "seconds": time.perf_counter() - started}
@@ -135,7 +153,7 @@ def run_seed(seed: int, args, digits, digit_labels) -> dict:
         images, boxes, labels = examples_io.load_detection_split(examples, "test", spec, (IMAGE_SIDE, IMAGE_SIDE))
         counts = resampled_metrics.bootstrap_counts(len(images), NUM_RESAMPLES, seed)
         resampled = {}
-        for arm in ARMS:
+        for arm in args.arms:
             options = arm_options(arm, found)
             if options is None:
                 out["arms"][arm] = {"same_as": "searched"}
@@ -156,12 +174,13 @@ def run_seed(seed: int, args, digits, digit_labels) -> dict:
                                 "steps": details.get("steps"), "seconds": time.perf_counter() - arm_started}
             logging.info("seed %d arm %s: %s", seed, arm, json.dumps(scored["metrics"]))
             keras.backend.clear_session()
+        baseline = args.baseline
         for arm, values in resampled.items():
-            if arm == BASELINE_ARM:
+            if arm == baseline or baseline not in resampled:
                 continue
-            difference = values - resampled[BASELINE_ARM]
+            difference = values - resampled[baseline]
             out["arms"][arm]["vs_default_map"] = {
-                "delta": out["arms"][arm]["test_metrics"]["map"] - out["arms"][BASELINE_ARM]["test_metrics"]["map"],
+                "delta": out["arms"][arm]["test_metrics"]["map"] - out["arms"][baseline]["test_metrics"]["map"],
                 "low": float(np.quantile(difference, 0.05)), "high": float(np.quantile(difference, 0.95)),
             }
     return out
@@ -179,6 +198,7 @@ def metric_of(run: dict, arm: str, name: str) -> float:
 
 def write_markdown(path: str, payload: dict) -> None:
     runs, args = payload["runs"], payload["args"]
+    arms, baseline = args.get("arms", ARMS), args.get("baseline", BASELINE_ARM)
     lines = [
         "# Detection: searched policy and box prior with the real detector", "",
         f"Synthetic MNIST-digit scenes at {IMAGE_SIDE}x{IMAGE_SIDE} (1-4 digits on textures): {args['train']} train, "
@@ -188,17 +208,18 @@ def write_markdown(path: str, payload: dict) -> None:
         "benchmarks/detection_policy_benchmark.py.", "",
         "| arm | test mAP@[.5:.95] | test mAP@.5 | per seed (mAP) |", "|---|---|---|---|",
     ]
-    for arm in ARMS:
+    for arm in arms:
         maps = [metric_of(r, arm, "map") for r in runs]
         map50 = [metric_of(r, arm, "map_50") for r in runs]
         lines.append(f"| {arm} | {_spread(maps)} | {_spread(map50)} | {', '.join(f'{v:.3f}' for v in maps)} |")
-    lines += ["", "| seed | searched policy | box prior | search s | arm vs default: mAP delta [5%, 95%] paired over test images |",
+    lines += ["", f"| seed | searched policy | box prior | search s | arm vs {baseline}: mAP delta [5%, 95%] paired over test "
+              "images |",
               "|---|---|---|---|---|"]
     for r in runs:
         comparisons = "; ".join(
             f"{arm} {100 * r['arms'][arm]['vs_default_map']['delta']:+.2f} "
             f"[{100 * r['arms'][arm]['vs_default_map']['low']:+.2f}, {100 * r['arms'][arm]['vs_default_map']['high']:+.2f}]"
-            for arm in ARMS if "vs_default_map" in r["arms"].get(arm, {}))
+            for arm in arms if "vs_default_map" in r["arms"].get(arm, {}))
         lines.append(f"| {r['seed']} | {r['search']['policy']} | {r['search']['box_prior']} | "
                      f"{r['search']['seconds']:.0f} | {comparisons} |")
     lines += ["", payload.get("notes", "")]
@@ -215,13 +236,24 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--search-train", type=int, default=300, help="train scenes the search's proxies use")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--candidates", choices=("all", "prior_sensitive"), default="all",
+                        help="the search's candidates: all, or only those that rotate or shear")
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--baseline", choices=ARMS, default=BASELINE_ARM, help="arm the others are compared with")
+    parser.add_argument("--notes", default=None, help="file whose text replaces the reading in the markdown")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "detection_policy"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     from components.data_translation.mnist import load_mnist
 
     digits, digit_labels, _ = load_mnist()
-    payload = {"cpu_count": os.cpu_count(), "args": vars(args), "runs": [], "notes": NOTES}
+    notes = NOTES
+    if args.notes:
+        with open(args.notes) as handle:
+            notes = handle.read()
+    elif args.candidates != "all":
+        notes = ""
+    payload = {"cpu_count": os.cpu_count(), "args": vars(args), "runs": [], "notes": notes}
     if os.path.exists(args.out + ".json"):  # resume: keep the seeds already measured
         with open(args.out + ".json") as handle:
             payload["runs"] = [r for r in json.load(handle)["runs"] if r["seed"] not in args.seeds]
