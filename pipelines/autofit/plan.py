@@ -66,6 +66,14 @@ FINISHING = ("calibration", "refit")
 QUICK_CANDIDATES = 1
 # Blur pool + GELU: 1.04-1.39x and 1.2-1.3x a small CNN's step time (benchmarks/results/architecture_changes.md).
 ARCHITECTURE_CHANGES_COST = 1.5
+# The detection search trains its CenterNet proxy once per candidate, and once per box prior for the candidates that
+# rotate or shear: 16 runs of 12 epochs over the train scenes with the default candidates
+# (augmentation_search.detection_search.detection_candidates, DetectionProxyConfig). Per image a proxy step costs
+# ~0.06x a RetinaNet step at 96 px: the search took 219-280 s on 300 scenes (~230 proxy images/s) where the
+# detector trains at 13-15 images/s (benchmarks/results/detection_policy.md, detection_benchmark_cpu.md).
+DETECTION_PROXY_RUNS = 16
+DETECTION_PROXY_EPOCHS = 12
+DETECTION_PROXY_IMAGE_COST = 0.06
 
 
 @dataclasses.dataclass
@@ -128,7 +136,8 @@ class Plan:
             learned = " (replaced by the batch size, learning rate and epochs OptimizationParams learns)"
         elif optimization is not None and optimization.decision == TRY:
             learned = " (TrainingOptimized, with the learned values, is a candidate against these)"
-        out.append("  training: " + ", ".join(f"{k}={v}" for k, v in self.training.items()) + learned)
+        planned = ", ".join(f"{k}={v}" for k, v in self.training.items()) or "planned by the task's trainer"
+        out.append("  training: " + planned + learned)
         for key, reason in self.training_reasons.items():
             out.append(f"    {key}: {reason}")
         if self.profile.eval_images and self.profile.task in ("detection", "segmentation"):
@@ -165,10 +174,42 @@ def budget_multiple(budget: Union[str, float], profile: DataProfile) -> Tuple[st
     return f"{budget:g} min (~{multiple:.1f} units of ~{unit_minutes:.1f} min on a CPU)", multiple
 
 
+# Detectors and segmenters plan their own batch and step count (components/training/detection_defaults.py,
+# segmentation.planned_schedule): a value planned here for a classifier would count as the user's and override
+# them (RetinaNet at a classifier's batch of 128, or 47 epochs of 2,000 scenes: ~6,000 steps where ~1,000 do).
+DENSE_SCHEDULES = {
+    "detection": ("the detector's own schedule: batches of {batch} and at least {steps:,} optimizer steps "
+                  "(RetinaNet's small-data recipe)"),
+    "segmentation": ("the segmenter's own schedule: batches of {batch} and about {steps:,} optimizer steps "
+                     "(at most {max_epochs} epochs)"),
+}
+
+
+def dense_schedule_reason(task: str) -> str:
+    """What a detector's or segmenter's trainer plans when the config leaves batch size and epochs alone."""
+    if task == "detection":
+        from components.training import detection_defaults
+
+        return DENSE_SCHEDULES[task].format(batch=detection_defaults.DEFAULT_BATCH_SIZE,
+                                            steps=detection_defaults.MIN_TRAINING_STEPS)
+    from components.training import segmentation
+
+    return DENSE_SCHEDULES[task].format(batch=segmentation.DEFAULT_BATCH_SIZE, steps=segmentation.TARGET_TRAINING_STEPS,
+                                        max_epochs=segmentation.MAX_PLANNED_EPOCHS)
+
+
 def plan_training(profile: DataProfile, user_training: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, str]]:
-    """Batch size, epochs and early stopping from the data size; keys the user set are kept."""
+    """Batch size, epochs and early stopping from the data size; keys the user set are kept.
+
+    Detection and segmentation leave batch size and epochs to their trainers (DENSE_SCHEDULES).
+    """
     planned: Dict[str, Any] = {}
     reasons: Dict[str, str] = {}
+    if profile.task in DENSE_SCHEDULES:
+        chosen = [key for key in ("batch_size", "epochs") if key in user_training]
+        reasons["schedule"] = (", ".join(chosen) + " set in the config" if chosen
+                               else dense_schedule_reason(profile.task))
+        return planned, reasons
     labeled = max(profile.labeled, 1)
     batch = 128
     while batch > 16 and labeled / batch < MIN_STEPS_PER_EPOCH:
@@ -414,20 +455,44 @@ def fixmatch_step_images(batch_size: int, mu: int) -> float:
     return batch_size * (1 + mu + mu * FORWARD_ONLY_COST)
 
 
+def detection_search_cost(profile: DataProfile, training: Dict[str, Any]) -> float:
+    """The detection search's proxy runs as a fraction of the detector training they precede.
+
+    The detector's images come from its own schedule (detection_defaults: batches of 16, at least 1,000 steps)
+    unless the config sets epochs or batch size; the proxies pass over every train scene. ~0.2 of a training on
+    a few hundred scenes, ~1 on several thousand (the proxies scale with the scenes, the step floor does not).
+    """
+    from components.training import detection_defaults
+    from components.training.spec import TrainingConfig
+
+    scenes = max(profile.labeled, 1)
+    chosen = {key: training[key] for key in ("epochs", "batch_size") if key in training}
+    config = TrainingConfig(**chosen, explicit_fields=tuple(chosen))
+    batch = detection_defaults.planned_batch_size(config)
+    steps_per_epoch = math.ceil(scenes / batch)
+    detector_images = detection_defaults.planned_epochs(config, steps_per_epoch) * steps_per_epoch * batch
+    proxy_images = DETECTION_PROXY_RUNS * DETECTION_PROXY_EPOCHS * scenes * DETECTION_PROXY_IMAGE_COST
+    return proxy_images / detector_images
+
+
 def technique_costs(profile: DataProfile, training: Dict[str, Any], semi: Dict[str, Any],
                     consistency: Dict[str, Any], rounds: int = 2) -> Dict[str, float]:
     """Each technique's cost in units of one supervised training over all the images (see FIXED_COSTS)."""
     pool = max(profile.labeled + profile.unlabeled, 1)
     unit = float(semi["epochs"] * pool)
     plain = int(training.get("epochs", 10)) * max(profile.labeled, 1) / unit
+    if profile.task in DENSE_SCHEDULES:  # no unlabeled images, and the trainer plans its own steps: one unit
+        plain = 1.0
     steps = consistency["epochs"] * consistency["steps_per_epoch"]
     costs = dict(FIXED_COSTS)
+    # The detection search's candidate is one more detector training; classification's search costs ~1.5 trainings.
+    search = 1.0 + (detection_search_cost(profile, training) if profile.task == "detection" else 1.5)
     costs.update({
         "training": plain, "label_smoothing": plain,
         # The champion's recipe once more on train + eval: a plain training's cost for the supervised recipes
         # (a consistency-trained champion costs what its candidate cost; that rarely fits a budget twice).
         "refit": plain * (1 + profile.eval_images / max(profile.labeled, 1)), "architecture_changes": ARCHITECTURE_CHANGES_COST * plain,
-        "optimization": 2.5 * plain, "augmentation_search": 2.5 * plain,
+        "optimization": 2.5 * plain, "augmentation_search": search * plain,
         "self_distillation": 1.2 * plain, "distillation": 1.2 * plain, "blend_search": 1.5 * plain,
         "consistency_training": steps * fixmatch_step_images(consistency["batch_size"], consistency["mu"]) / unit,
         # A round: a student trains on labeled + pseudo-labeled images under strong noise (RandAugment, dropout),

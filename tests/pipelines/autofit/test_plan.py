@@ -234,3 +234,36 @@ def test_detection_plans_the_searched_policy_as_a_candidate_checked_by_map():
     segmentation = make_plan(profile(task="segmentation", unlabeled=0, eval_images=300), {}, "thorough")
     assert [line for line in segmentation.lines() if line.startswith("  held out:")] == [
         "  held out: 300 eval images score the model by mean IoU (no candidate technique applies to segmentation yet)"]
+
+
+@pytest.mark.parametrize("task", ["detection", "segmentation"])
+def test_dense_tasks_leave_batch_and_epochs_to_their_trainer(task):
+    """A classifier's planned batch (128 on 4,000 images) or epochs would count as the user's and override the
+    detector's / segmenter's own schedule; the plan leaves them out and says whose schedule applies."""
+    dense = profile(task=task, labeled=4000, unlabeled=0, eval_images=1000)
+    plan = make_plan(dense, {}, "standard")
+    assert "batch_size" not in plan.training and "epochs" not in plan.training
+    assert "own schedule" in plan.training_reasons["schedule"]
+    assert "  training: planned by the task's trainer" in plan.lines()
+    chosen = make_plan(dense, {}, "standard", user_training={"epochs": 3})
+    assert chosen.training_reasons["schedule"] == "epochs set in the config"
+    classifier = make_plan(profile(labeled=4000, unlabeled=0, eval_images=1000), {}, "standard")
+    assert classifier.training["batch_size"] == 128  # what the dense trainers must not receive
+
+
+def test_detection_search_costs_its_proxy_runs_against_the_detector_schedule():
+    from components.augmentation_search.detection_search import detection_candidates, prior_sensitive
+    from components.augmentation_search.detection_proxy import DetectionProxyConfig
+    from pipelines.autofit import plan as plan_module
+
+    candidates = detection_candidates()
+    assert plan_module.DETECTION_PROXY_RUNS == len(candidates) + 2 * sum(map(prior_sensitive, candidates))
+    assert plan_module.DETECTION_PROXY_EPOCHS == DetectionProxyConfig().epochs
+    small, large = (profile(task="detection", labeled=n, unlabeled=0, eval_images=100) for n in (320, 6000))
+    # 320 scenes: the detector's 1,000-step floor (50 epochs x 20 steps of 16) dominates; 6,000 scenes: 5 epochs of 6,000.
+    proxy = plan_module.DETECTION_PROXY_RUNS * plan_module.DETECTION_PROXY_EPOCHS * plan_module.DETECTION_PROXY_IMAGE_COST
+    assert plan_module.detection_search_cost(small, {}) == pytest.approx(proxy * 320 / 16000)
+    assert plan_module.detection_search_cost(large, {}) == pytest.approx(proxy * 6000 / 30000)
+    assert plan_module.detection_search_cost(small, {"epochs": 20}) == pytest.approx(proxy * 320 / (20 * 320))
+    cheap, dear = (make_plan(p, {}, "quick").decision("augmentation_search") for p in (small, large))
+    assert cheap.decision == TRY and dear.decision == SKIP and "over the budget" in dear.reason
