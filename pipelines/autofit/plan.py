@@ -47,6 +47,11 @@ CONSISTENCY_STEPS = {"quick": 500, "standard": 1500, "thorough": 3000}
 FORWARD_ONLY_COST = 1.0 / 3.0
 # Seconds of one CPU image-epoch of a small CNN on a 28x28x1 image, scaled by pixels (budget in minutes only).
 SECONDS_PER_IMAGE_EPOCH = 1.5e-3
+# Seconds per training image of the dense tasks' models at 96x96x3 on 2 CPU cores, scaled by pixels (budget in
+# minutes only): RetinaNet 13-15 images/s (benchmarks/results/detection_benchmark_cpu.md), the U-Net ~8
+# (dense_task_scaling.md; 224 px costs 1.4-6.2x per image for detection, 5.6x for segmentation).
+DENSE_SECONDS_PER_IMAGE = {"detection": 1 / 14, "segmentation": 1 / 8}
+DENSE_REFERENCE_PIXELS = 96 * 96 * 3
 TARGET_STEPS = 1500  # optimizer steps a plain training gets, within the epoch bounds below
 MIN_STEPS_PER_EPOCH = 30
 EPOCH_BOUNDS = (10, 60)
@@ -159,17 +164,24 @@ class Plan:
         return out
 
 
-def budget_multiple(budget: Union[str, float], profile: DataProfile) -> Tuple[str, float]:
+def budget_multiple(budget: Union[str, float], profile: DataProfile,
+                    training: Optional[Dict[str, Any]] = None) -> Tuple[str, float]:
     """(label, budget in cost units) for a named budget or a number of minutes.
 
-    Minutes are converted with a rough CPU estimate of one unit (a small CNN; bigger models and GPUs differ:
-    the label says what was assumed).
+    Minutes are converted with a rough CPU estimate of one unit (a small CNN; for detection and segmentation the
+    task's model on its own schedule; bigger models and GPUs differ: the label says what was assumed).
     """
     if isinstance(budget, str):
         return budget, BUDGET_MULTIPLES[budget]
-    semi = semi_supervised_schedule(profile)
-    pixels = max(profile.height * profile.width * profile.channels, 1) / 784.0
-    unit_minutes = semi["epochs"] * max(profile.labeled + profile.unlabeled, 1) * pixels * SECONDS_PER_IMAGE_EPOCH / 60
+    if profile.task in DENSE_SCHEDULES:
+        pixels = max(profile.height * profile.width * profile.channels, 1) / DENSE_REFERENCE_PIXELS
+        seconds = dense_training_images(profile, training or {}) * DENSE_SECONDS_PER_IMAGE[profile.task] * pixels
+        unit_minutes = seconds / 60
+    else:
+        semi = semi_supervised_schedule(profile)
+        pixels = max(profile.height * profile.width * profile.channels, 1) / 784.0
+        unit_minutes = (semi["epochs"] * max(profile.labeled + profile.unlabeled, 1) * pixels
+                        * SECONDS_PER_IMAGE_EPOCH / 60)
     multiple = float(budget) / max(unit_minutes, 1e-3)
     return f"{budget:g} min (~{multiple:.1f} units of ~{unit_minutes:.1f} min on a CPU)", multiple
 
@@ -253,7 +265,7 @@ def make_plan(
     """
     user_training = dict(user_training or {})
     training, training_reasons = plan_training(profile, user_training)
-    label, multiple = budget_multiple(budget, profile)
+    label, multiple = budget_multiple(budget, profile, dict(training, **user_training))
     semi = semi_supervised_schedule(profile)
     consistency = consistency_schedule(profile, label)
     costs = technique_costs(profile, dict(training, **user_training), semi, consistency, rounds=1 if label == "quick" else 2)
@@ -462,17 +474,27 @@ def detection_search_cost(profile: DataProfile, training: Dict[str, Any]) -> flo
     unless the config sets epochs or batch size; the proxies pass over every train scene. ~0.2 of a training on
     a few hundred scenes, ~1 on several thousand (the proxies scale with the scenes, the step floor does not).
     """
-    from components.training import detection_defaults
+    proxy_images = DETECTION_PROXY_RUNS * DETECTION_PROXY_EPOCHS * max(profile.labeled, 1) * DETECTION_PROXY_IMAGE_COST
+    return proxy_images / dense_training_images(profile, training)
+
+
+def dense_training_images(profile: DataProfile, training: Dict[str, Any]) -> int:
+    """Images a detector's or segmenter's training processes: its own schedule, or the epochs / batch set."""
     from components.training.spec import TrainingConfig
 
     scenes = max(profile.labeled, 1)
     chosen = {key: training[key] for key in ("epochs", "batch_size") if key in training}
     config = TrainingConfig(**chosen, explicit_fields=tuple(chosen))
-    batch = detection_defaults.planned_batch_size(config)
-    steps_per_epoch = math.ceil(scenes / batch)
-    detector_images = detection_defaults.planned_epochs(config, steps_per_epoch) * steps_per_epoch * batch
-    proxy_images = DETECTION_PROXY_RUNS * DETECTION_PROXY_EPOCHS * scenes * DETECTION_PROXY_IMAGE_COST
-    return proxy_images / detector_images
+    if profile.task == "detection":
+        from components.training import detection_defaults
+
+        batch = detection_defaults.planned_batch_size(config)
+        steps_per_epoch = math.ceil(scenes / batch)
+        return detection_defaults.planned_epochs(config, steps_per_epoch) * steps_per_epoch * batch
+    from components.training import segmentation
+
+    epochs, batch, _ = segmentation.planned_schedule(config, scenes)
+    return epochs * max(1, scenes // batch) * batch
 
 
 def technique_costs(profile: DataProfile, training: Dict[str, Any], semi: Dict[str, Any],

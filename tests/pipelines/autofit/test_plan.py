@@ -267,3 +267,23 @@ def test_detection_search_costs_its_proxy_runs_against_the_detector_schedule():
     assert plan_module.detection_search_cost(small, {"epochs": 20}) == pytest.approx(proxy * 320 / (20 * 320))
     cheap, dear = (make_plan(p, {}, "quick").decision("augmentation_search") for p in (small, large))
     assert cheap.decision == TRY and dear.decision == SKIP and "over the budget" in dear.reason
+
+
+def test_a_minutes_budget_for_dense_tasks_is_counted_in_their_own_trainings():
+    """A small-CNN rate would turn `budget: 60` into dozens of detector trainings; a detector on its own schedule
+    (16,000 images at 96 px) takes ~19 minutes on 2 CPU cores."""
+    from pipelines.autofit import plan as plan_module
+
+    import dataclasses
+
+    scenes = dataclasses.replace(profile(task="detection", labeled=320, unlabeled=0, eval_images=100, size=96),
+                                 channels=3)
+    label, multiple = plan_module.budget_multiple(60.0, scenes, {})
+    minutes = 16000 * plan_module.DENSE_SECONDS_PER_IMAGE["detection"] / 60
+    assert multiple == pytest.approx(60.0 / minutes) and f"{minutes:.1f} min" in label
+    larger = dataclasses.replace(scenes, height=192, width=192)
+    assert plan_module.budget_multiple(60.0, larger, {})[1] == pytest.approx(multiple / 4)
+    _, longer = plan_module.budget_multiple(60.0, scenes, {"epochs": 100})  # 100 epochs of 20 steps: 2x the floor
+    assert longer == pytest.approx(multiple / 2)
+    classifier = dataclasses.replace(scenes, task="classification")
+    assert plan_module.budget_multiple(60.0, classifier, {})[1] != pytest.approx(multiple)
