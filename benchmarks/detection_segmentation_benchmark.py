@@ -249,7 +249,15 @@ NOTES = """## What changed (December 2026)
   (18 min of training), peak RSS 2.7 GB. Loss 0.57 after epoch 1, 0.31 after 2, 0.165 at the end (cosine schedule to 0): the issue's
   mAP@.5 0.90 is 1.2 points away at the trainer's default step floor. Seed 1 (a second scene set and
   initialization, same settings): eval mAP@.5 0.880, mAP@[.5:.95] 0.613 (train 0.906 / 0.642); over the two
-  seeds 0.884 ± 0.006 / 0.615 ± 0.002. A third seed and a longer schedule did not fit this session's CPU.
+  seeds 0.884 ± 0.006 / 0.615 ± 0.002.
+* **1,500 steps (12 epochs x 125 of 16), seeds 0, 1, 2, same scenes and trainer (December 6):** eval mAP@.5
+  **0.923, 0.919, 0.916 (0.920 ± 0.004)**, mAP@[.5:.95] 0.662 ± 0.004, mAP@.75 0.799 ± 0.014, AR@100 0.746;
+  train split 0.939 ± 0.007 / 0.695. Every seed is above the issue's mAP@.5 0.90. The extra 500 steps gain 3.6
+  points of mAP@.5 and 4.7 of mAP@[.5:.95] over the 1,000-step runs (final loss 0.13 vs 0.16) while the
+  train-eval gap of mAP@.5 stays small (2.3 -> 1.9 points): at 1,000 steps the detector was still under-fitting.
+  25-28 min per run on 2 CPU cores (14.4-15.9 train images/s), peak RSS 2.6-3.0 GB. The trainer's floor stays at
+  1,000 steps (a minimum: 2,000 scenes at 5 default epochs would be 625 steps; `epochs` in the config trains
+  longer) so that a default CPU run stays ~20 minutes; the plan says which schedule applies.
 """
 
 
