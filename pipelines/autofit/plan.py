@@ -472,7 +472,8 @@ def detection_search_cost(profile: DataProfile, training: Dict[str, Any]) -> flo
 
     The detector's images come from its own schedule (detection_defaults: batches of 16, at least 1,000 steps)
     unless the config sets epochs or batch size; the proxies pass over every train scene. ~0.2 of a training on
-    a few hundred scenes, ~1 on several thousand (the proxies scale with the scenes, the step floor does not).
+    a few hundred scenes, ~2.3 on 6,000 (the proxies scale with the scenes; the detector's 1,000-step floor does
+    not, and above 3,200 scenes its 5 default epochs do).
     """
     proxy_images = DETECTION_PROXY_RUNS * DETECTION_PROXY_EPOCHS * max(profile.labeled, 1) * DETECTION_PROXY_IMAGE_COST
     return proxy_images / dense_training_images(profile, training)
