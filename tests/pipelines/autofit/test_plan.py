@@ -270,11 +270,11 @@ def test_detection_search_costs_its_proxy_runs_against_the_detector_schedule():
 
 
 def test_a_minutes_budget_for_dense_tasks_is_counted_in_their_own_trainings():
-    """A small-CNN rate would turn `budget: 60` into dozens of detector trainings; a detector on its own schedule
-    (16,000 images at 96 px) takes ~19 minutes on 2 CPU cores."""
-    from pipelines.autofit import plan as plan_module
-
+    """A small CNN's rate times a classifier's epochs put one detector training on 2,000 scenes at ~53 minutes; a
+    detector on its own schedule (16,000 images at 96 px) takes ~19 minutes on 2 CPU cores."""
     import dataclasses
+
+    from pipelines.autofit import plan as plan_module
 
     scenes = dataclasses.replace(profile(task="detection", labeled=320, unlabeled=0, eval_images=100, size=96),
                                  channels=3)
