@@ -179,7 +179,7 @@ def run_seed(seed: int, args, digits, digit_labels) -> dict:
             if arm == baseline or baseline not in resampled:
                 continue
             difference = values - resampled[baseline]
-            out["arms"][arm]["vs_default_map"] = {
+            out["arms"][arm]["vs_baseline_map"] = {
                 "delta": out["arms"][arm]["test_metrics"]["map"] - out["arms"][baseline]["test_metrics"]["map"],
                 "low": float(np.quantile(difference, 0.05)), "high": float(np.quantile(difference, 0.95)),
             }
@@ -219,9 +219,9 @@ def write_markdown(path: str, payload: dict) -> None:
               "|---|---|---|---|---|"]
     for r in runs:
         comparisons = "; ".join(
-            f"{arm} {100 * r['arms'][arm]['vs_default_map']['delta']:+.2f} "
-            f"[{100 * r['arms'][arm]['vs_default_map']['low']:+.2f}, {100 * r['arms'][arm]['vs_default_map']['high']:+.2f}]"
-            for arm in arms if "vs_default_map" in r["arms"].get(arm, {}))
+            f"{arm} {100 * r['arms'][arm]['vs_baseline_map']['delta']:+.2f} "
+            f"[{100 * r['arms'][arm]['vs_baseline_map']['low']:+.2f}, {100 * r['arms'][arm]['vs_baseline_map']['high']:+.2f}]"
+            for arm in arms if "vs_baseline_map" in r["arms"].get(arm, {}))
         lines.append(f"| {r['seed']} | {r['search']['policy']} | {r['search']['box_prior']} | "
                      f"{r['search']['seconds']:.0f} | {comparisons} |")
     lines += ["", payload.get("notes", "")]

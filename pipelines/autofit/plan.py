@@ -265,10 +265,11 @@ def make_plan(
     """
     user_training = dict(user_training or {})
     training, training_reasons = plan_training(profile, user_training)
-    label, multiple = budget_multiple(budget, profile, dict(training, **user_training))
+    trained_with = dict(training, **user_training)  # what the plain training will run with
+    label, multiple = budget_multiple(budget, profile, trained_with)
     semi = semi_supervised_schedule(profile)
     consistency = consistency_schedule(profile, label)
-    costs = technique_costs(profile, dict(training, **user_training), semi, consistency, rounds=1 if label == "quick" else 2)
+    costs = technique_costs(profile, trained_with, semi, consistency, rounds=1 if label == "quick" else 2)
     decisions: List[Decision] = []
     spent = costs["training"]  # the plain training every plan has: the baseline all candidates are compared with
 
@@ -503,9 +504,8 @@ def technique_costs(profile: DataProfile, training: Dict[str, Any], semi: Dict[s
     """Each technique's cost in units of one supervised training over all the images (see FIXED_COSTS)."""
     pool = max(profile.labeled + profile.unlabeled, 1)
     unit = float(semi["epochs"] * pool)
-    plain = int(training.get("epochs", 10)) * max(profile.labeled, 1) / unit
-    if profile.task in DENSE_SCHEDULES:  # no unlabeled images, and the trainer plans its own steps: one unit
-        plain = 1.0
+    # Dense tasks have no unlabeled images and their trainers plan their own steps: their training is one unit.
+    plain = 1.0 if profile.task in DENSE_SCHEDULES else int(training.get("epochs", 10)) * max(profile.labeled, 1) / unit
     steps = consistency["epochs"] * consistency["steps_per_epoch"]
     costs = dict(FIXED_COSTS)
     # The detection search's candidate is one more detector training; classification's search costs ~1.5 trainings.
